@@ -1,0 +1,56 @@
+"""The one place that records audit events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from bnpl_admin.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an action: a staff user, the system (schedules, commands) or a merchant."""
+
+    kind: str
+    label: str
+    user: Any = None
+
+    @classmethod
+    def staff(cls, user) -> Actor:
+        return cls(kind=AuditEvent.ActorKind.STAFF, label=user.get_username(), user=user)
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(kind=AuditEvent.ActorKind.SYSTEM, label=label)
+
+    @classmethod
+    def merchant(cls, merchant) -> Actor:
+        return cls(kind=AuditEvent.ActorKind.MERCHANT, label=f"merchant:{merchant.code}")
+
+    @classmethod
+    def from_request(cls, request) -> Actor:
+        return cls.staff(request.user)
+
+    @property
+    def user_id(self):
+        return self.user.pk if self.user is not None else None
+
+
+def record(
+    *, actor: Actor, action: str, target_type: str, target_id: Any, customer_ref: str = "", data: dict | None = None
+) -> AuditEvent:
+    """Append an audit event. `data` must never hold raw PII: pass masked values only."""
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        customer_ref=customer_ref,
+        data=data or {},
+    )

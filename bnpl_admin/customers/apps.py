@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class CustomersConfig(AppConfig):
+    name = "bnpl_admin.customers"

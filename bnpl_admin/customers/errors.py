@@ -1,0 +1,18 @@
+class CustomerError(Exception):
+    """Base class of the customer domain's refusals."""
+
+
+class CustomerNotFound(CustomerError):
+    def __init__(self, customer_id: str):
+        super().__init__(f"User {customer_id} not found")
+        self.customer_id = customer_id
+
+
+class CustomerAlreadyExists(CustomerError):
+    def __init__(self, customer_id: str):
+        super().__init__(f"User {customer_id} already exists")
+        self.customer_id = customer_id
+
+
+class UnknownPiiField(CustomerError):
+    pass

@@ -1,0 +1,48 @@
+from django.db import models
+from django.db.models import Q
+
+
+class Customer(models.Model):
+    """A BNPL customer (the seeds call them "users"). Raw PII exists only encrypted.
+
+    Phone, passport and card number are stored as Fernet tokens (`*_encrypted`) with their masked
+    forms beside them, so that lists and exports never decrypt; `phone_hash` allows an exact phone
+    lookup. Write them through `customers.services`, never directly.
+    """
+
+    class Status(models.TextChoices):
+        NORMAL = "NORMAL", "Normal"
+        DEBT_USER = "DEBT_USER", "Debt user"
+
+    customer_id = models.CharField(max_length=64, unique=True)
+    full_name = models.CharField(max_length=200)
+    phone_encrypted = models.TextField(blank=True, default="")
+    phone_masked = models.CharField(max_length=32, blank=True, default="")
+    phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    passport_encrypted = models.TextField(blank=True, default="")
+    passport_masked = models.CharField(max_length=32, blank=True, default="")
+    card_encrypted = models.TextField(blank=True, default="")
+    card_masked = models.CharField(max_length=32, blank=True, default="")
+    date_of_birth = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NORMAL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["NORMAL", "DEBT_USER"]), name="customer_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "customer_id"], name="customer_status_id")]
+        permissions = [
+            ("reveal_pii", "Can reveal one personal-data field of a customer"),
+            ("override_status", "Can override a customer's status"),
+            ("review_debt", "Can review debt users"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.full_name}"
+
+    @property
+    def is_debt_user(self) -> bool:
+        return self.status == self.Status.DEBT_USER

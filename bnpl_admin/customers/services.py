@@ -1,0 +1,164 @@
+"""Writes to customers: creation with encrypted PII, status changes, audited PII reveal."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError, transaction
+
+from bnpl_admin.audit import services as audit
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import encryption, masking
+from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, UnknownPiiField
+from bnpl_admin.customers.models import Customer
+
+# Field name in the contract -> (encrypted column, masked column).
+PII_FIELDS = {
+    "phone_number": ("phone_encrypted", "phone_masked"),
+    "passport_number": ("passport_encrypted", "passport_masked"),
+    "card_number": ("card_encrypted", "card_masked"),
+}
+
+
+def prepare_customer(
+    *,
+    customer_id: str,
+    full_name: str,
+    phone_number: str,
+    passport_number: str,
+    card_number: str,
+    date_of_birth: datetime.date | None,
+    status: str = Customer.Status.NORMAL,
+) -> Customer:
+    """An unsaved Customer with its PII encrypted, masked and hashed (also used for bulk inserts)."""
+    phone = masking.normalize_phone(phone_number)
+    passport = (passport_number or "").strip().upper()
+    card = "".join((card_number or "").split())
+    return Customer(
+        customer_id=customer_id,
+        full_name=full_name.strip(),
+        phone_encrypted=encryption.encrypt(phone),
+        phone_masked=masking.mask_phone(phone),
+        phone_hash=encryption.lookup_hash(phone),
+        passport_encrypted=encryption.encrypt(passport),
+        passport_masked=masking.mask_passport(passport),
+        card_encrypted=encryption.encrypt(card),
+        card_masked=masking.mask_card_number(card),
+        date_of_birth=date_of_birth,
+        status=status,
+    )
+
+
+def create_customer(
+    *,
+    customer_id: str,
+    full_name: str,
+    phone_number: str,
+    passport_number: str,
+    card_number: str,
+    date_of_birth: datetime.date | None,
+    actor: Actor,
+) -> Customer:
+    customer = prepare_customer(
+        customer_id=customer_id,
+        full_name=full_name,
+        phone_number=phone_number,
+        passport_number=passport_number,
+        card_number=card_number,
+        date_of_birth=date_of_birth,
+    )
+    try:
+        with transaction.atomic():
+            customer.save()
+            audit.record(
+                actor=actor,
+                action="customer.created",
+                target_type="customer",
+                target_id=customer.customer_id,
+                customer_ref=customer.customer_id,
+                data={"phone_number": customer.phone_masked, "card_number": customer.card_masked},
+            )
+    except IntegrityError as exc:
+        if Customer.objects.filter(customer_id=customer_id).exists():
+            raise CustomerAlreadyExists(customer_id) from exc
+        raise
+    return customer
+
+
+def lock_customer(customer_id: str) -> Customer:
+    """The customer row, locked until the surrounding transaction ends."""
+    try:
+        return Customer.objects.select_for_update().get(customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise CustomerNotFound(customer_id) from None
+
+
+def change_status(*, customer: Customer, status: str, reason: str, actor: Actor) -> bool:
+    """Set a locked customer's status and audit it; returns False when it was already so."""
+    if customer.status == status:
+        return False
+    before = customer.status
+    customer.status = status
+    customer.save(update_fields=["status", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="customer.status_changed",
+        target_type="customer",
+        target_id=customer.customer_id,
+        customer_ref=customer.customer_id,
+        data={"from": before, "to": status, "reason": reason},
+    )
+    return True
+
+
+@transaction.atomic
+def override_status(*, customer_id: str, status: str, reason: str, actor: Actor) -> Customer:
+    """A risk officer's manual status change; the reason is mandatory."""
+    if status not in Customer.Status.values:
+        raise ValueError(f"Unknown status {status!r}")
+    if not reason.strip():
+        raise ValueError("A reason is required")
+    customer = lock_customer(customer_id)
+    change_status(customer=customer, status=status, reason=f"Manual override: {reason.strip()}", actor=actor)
+    return customer
+
+
+def reveal_pii(*, customer_id: str, field: str, actor: Actor) -> str:
+    """Decrypt one field of one customer for a permitted user; every reveal is audited."""
+    if field not in PII_FIELDS:
+        raise UnknownPiiField(field)
+    encrypted_column, _ = PII_FIELDS[field]
+    try:
+        customer = Customer.objects.only("customer_id", encrypted_column).get(customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise CustomerNotFound(customer_id) from None
+    value = encryption.decrypt(getattr(customer, encrypted_column))
+    audit.record(
+        actor=actor,
+        action="customer.pii_revealed",
+        target_type="customer",
+        target_id=customer_id,
+        customer_ref=customer_id,
+        data={"field": field},
+    )
+    return value
+
+
+def rotate_encryption(*, batch_size: int = 1000) -> int:
+    """Re-encrypt every customer's PII under the newest key; returns the number of rows rewritten."""
+    columns = [encrypted for encrypted, _ in PII_FIELDS.values()]
+    rewritten = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Customer.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk").only("pk", *columns)[:batch_size]
+            )
+            if not batch:
+                return rewritten
+            for customer in batch:
+                for column in columns:
+                    setattr(customer, column, encryption.rotate(getattr(customer, column)))
+            Customer.objects.bulk_update(batch, columns)
+            rewritten += len(batch)
+            last_pk = batch[-1].pk

@@ -1,0 +1,242 @@
+"""Writes to plans and installments: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2).
+
+Lock order, to stay free of deadlocks: installments before customers (record_payment and
+check_overdue); create_plan and status overrides lock only the customer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bnpl_admin.audit import services as audit
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import services as customer_services
+from bnpl_admin.customers.models import Customer
+from bnpl_admin.money import parse_amount
+from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
+from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule
+
+logger = logging.getLogger(__name__)
+
+@transaction.atomic
+def create_plan(
+    *,
+    customer_id: str,
+    total_amount: Decimal,
+    installment_count: int = 3,
+    actor: Actor,
+    merchant=None,
+    start_date: datetime.date | None = None,
+) -> Plan:
+    """Create an ACTIVE plan with its installments; refuse customers in debt (rule 1).
+
+    The customer row stays locked until commit, so a concurrent switch to DEBT_USER either
+    happens before (and the plan is refused) or after (and the plan existed first).
+    """
+    try:
+        total = parse_amount(total_amount, field="total_amount")
+    except ValueError as exc:
+        raise InvalidPlan(str(exc)) from None
+    if not isinstance(installment_count, int) or isinstance(installment_count, bool):
+        raise InvalidPlan("installment_count must be an integer")
+    if not MIN_INSTALLMENTS <= installment_count <= MAX_INSTALLMENTS:
+        raise InvalidPlan(f"installment_count must be between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS}")
+
+    customer = customer_services.lock_customer(customer_id)
+    if customer.status == Customer.Status.DEBT_USER:
+        raise DebtUserError(customer_id)
+
+    start = start_date or timezone.localdate()
+    plan = Plan.objects.create(
+        customer=customer,
+        merchant=merchant,
+        total_amount=total,
+        installment_count=installment_count,
+        start_date=start,
+        created_by=actor.user,
+    )
+    Installment.objects.bulk_create(
+        Installment(plan=plan, customer=customer, number=number, amount_due=amount, due_date=due)
+        for number, amount, due in build_schedule(total, installment_count, start)
+    )
+    audit.record(
+        actor=actor,
+        action="plan.created",
+        target_type="plan",
+        target_id=plan.id,
+        customer_ref=customer.customer_id,
+        data={"total_amount": str(total), "installment_count": installment_count, "start_date": start.isoformat()},
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    paid_installments: int
+    customer_status: str
+    completed_plan_ids: list
+
+
+@transaction.atomic
+def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str | None = None) -> PaymentResult:
+    """Mark unpaid installments PAID, all or nothing (rule 3).
+
+    Every id must be an UPCOMING or OVERDUE installment of one customer (of `customer_id` when
+    given). Plans whose installments are then all PAID become COMPLETED; a DEBT_USER left with no
+    OVERDUE installment returns to NORMAL.
+    """
+    try:
+        ids = sorted({int(i) for i in installment_ids})
+    except (TypeError, ValueError):
+        raise PaymentError("installment_ids must be a list of integers") from None
+    if not ids:
+        raise PaymentError("installment_ids must not be empty")
+
+    installments = list(
+        Installment.objects.select_for_update().filter(pk__in=ids).select_related("customer").order_by("pk")
+    )
+    by_id = {i.pk: i for i in installments}
+    customers = {i.customer.customer_id for i in installments}
+    invalid = [
+        pk
+        for pk in ids
+        if pk not in by_id
+        or by_id[pk].status == Installment.Status.PAID
+        or (customer_id is not None and by_id[pk].customer.customer_id != customer_id)
+    ]
+    if invalid:
+        raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, invalid))}")
+    if len(customers) != 1:
+        raise PaymentError("All installments must belong to the same user")
+
+    now = timezone.now()
+    customer = customer_services.lock_customer(customers.pop())
+    Installment.objects.filter(pk__in=ids).update(status=Installment.Status.PAID, paid_at=now)
+    for installment in installments:
+        audit.record(
+            actor=actor,
+            action="installment.paid",
+            target_type="installment",
+            target_id=installment.pk,
+            customer_ref=customer.customer_id,
+            data={
+                "plan_id": str(installment.plan_id),
+                "number": installment.number,
+                "amount": str(installment.amount_due),
+                "was": installment.status,
+            },
+        )
+
+    plan_ids = {i.plan_id for i in installments}
+    completed = list(
+        Plan.objects.filter(pk__in=plan_ids, status=Plan.Status.ACTIVE)
+        .exclude(installments__status__in=[Installment.Status.UPCOMING, Installment.Status.OVERDUE])
+        .values_list("pk", flat=True)
+    )
+    if completed:
+        Plan.objects.filter(pk__in=completed).update(status=Plan.Status.COMPLETED)
+        for plan_id in completed:
+            audit.record(
+                actor=actor,
+                action="plan.completed",
+                target_type="plan",
+                target_id=plan_id,
+                customer_ref=customer.customer_id,
+                data={},
+            )
+
+    if customer.status == Customer.Status.DEBT_USER and not customer.installments.filter(
+        status=Installment.Status.OVERDUE
+    ).exists():
+        customer_services.change_status(
+            customer=customer,
+            status=Customer.Status.NORMAL,
+            reason="No overdue installment left after payment",
+            actor=actor,
+        )
+    return PaymentResult(paid_installments=len(ids), customer_status=customer.status, completed_plan_ids=completed)
+
+
+@dataclass(frozen=True)
+class OverdueResult:
+    as_of: datetime.date
+    installments_marked_overdue: int
+    customers_marked_debt: int
+
+
+_DEBT_REASON = "Overdue installment"
+
+
+def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
+    """Customers with an OVERDUE installment and status NORMAL become DEBT_USER, each audited.
+
+    Set-based: two statements whatever the number of rows. On PostgreSQL the update and the
+    audit insert are one statement (a data-modifying CTE), so the audit names exactly the rows
+    changed even under concurrency; SQLite serialises writers, so two statements are equivalent.
+    """
+    customer_table = Customer._meta.db_table
+    installment_table = Installment._meta.db_table
+    audit_table = AuditEvent._meta.db_table
+    debt_condition = (
+        f"c.status = 'NORMAL' AND EXISTS (SELECT 1 FROM {installment_table} i "
+        f"WHERE i.customer_id = c.id AND i.status = 'OVERDUE')"
+    )
+    data = json.dumps({"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON})
+    audit_columns = "at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data"
+    audit_values = "%s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH c AS (UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s "
+                f"WHERE {debt_condition} RETURNING c.customer_id) "
+                f"INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values}, %s::jsonb FROM c",
+                [now, now, actor.kind, actor.label, data],
+            )
+            return cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values}, %s FROM {customer_table} AS c "
+            f"WHERE {debt_condition}",
+            [now, actor.kind, actor.label, data],
+        )
+        cursor.execute(
+            f"UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s WHERE {debt_condition}", [now]
+        )
+        return cursor.rowcount
+
+
+@transaction.atomic
+def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
+    """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER.
+
+    A constant number of queries whatever the number of rows; running it twice changes nothing
+    the second time.
+    """
+    actor = actor or Actor.system("overdue-checker")
+    as_of = as_of or timezone.localdate()
+    now = timezone.now()
+    marked = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).update(
+        status=Installment.Status.OVERDUE
+    )
+    flipped = _flip_customers_to_debt(now=now, actor=actor)
+    result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)
+    if marked or flipped:
+        audit.record(
+            actor=actor,
+            action="overdue.checked",
+            target_type="overdue_check",
+            target_id=as_of.isoformat(),
+            data={"installments_marked_overdue": marked, "customers_marked_debt": flipped},
+        )
+    logger.info(
+        "check_overdue as_of=%s installments_marked_overdue=%d customers_marked_debt=%d", as_of, marked, flipped
+    )
+    return result

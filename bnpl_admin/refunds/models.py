@@ -1,0 +1,62 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        PROCESSING = "PROCESSING", "Processing"
+        APPROVED = "APPROVED", "Approved"
+        REJECTED = "REJECTED", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="refunds")
+    plan = models.ForeignKey("plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")
+    transaction_id = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    merchant_reference = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Why the status is what it is (e.g. "Cancelled by staff: duplicate order").
+    status_detail = models.CharField(max_length=500, blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["PENDING", "PROCESSING", "APPROVED", "REJECTED"]), name="refund_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="refund_customer_created"),
+            models.Index(fields=["status", "-created_at"], name="refund_status_created"),
+        ]
+        permissions = [("cancel_refund", "Can cancel a pending refund")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.transaction_id} {self.amount} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({Refund.Status.APPROVED, Refund.Status.REJECTED})
+
+# Rule 5: the only moves a refund may make.
+ALLOWED_TRANSITIONS = {
+    Refund.Status.PENDING: frozenset({Refund.Status.PROCESSING, Refund.Status.APPROVED, Refund.Status.REJECTED}),
+    Refund.Status.PROCESSING: frozenset({Refund.Status.APPROVED, Refund.Status.REJECTED}),
+    Refund.Status.APPROVED: frozenset(),
+    Refund.Status.REJECTED: frozenset(),
+}

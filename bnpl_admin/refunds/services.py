@@ -1,0 +1,226 @@
+"""Writes to refunds: issue_refund (rule 4, idempotent), cancel_refund, and the state machine (rule 5)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from bnpl_admin.audit import services as audit
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers.errors import CustomerNotFound
+from bnpl_admin.customers.models import Customer
+from bnpl_admin.money import parse_amount
+from bnpl_admin.plans.models import Plan
+from bnpl_admin.refunds.errors import (
+    IllegalTransition,
+    InvalidRefund,
+    RefundConflict,
+    RefundLimitExceeded,
+    RefundNotFound,
+)
+from bnpl_admin.refunds.models import ALLOWED_TRANSITIONS, TERMINAL_STATUSES, Refund
+
+CANCELLED_BY_STAFF = "Cancelled by staff"
+ONLY_PENDING_CAN_BE_CANCELLED = "Only PENDING refunds can be cancelled"
+
+# Webhook vocabulary -> refund status (rule 5).
+MERCHANT_STATUSES = {
+    "approved": Refund.Status.APPROVED,
+    "rejected": Refund.Status.REJECTED,
+    "failed": Refund.Status.REJECTED,
+    "processing": Refund.Status.PROCESSING,
+}
+
+
+@dataclass(frozen=True)
+class IssuedRefund:
+    refund: Refund
+    created: bool
+
+
+def _same_request(refund: Refund, *, customer_id: str, amount: Decimal) -> bool:
+    return refund.customer.customer_id == customer_id and refund.amount == amount
+
+
+def _existing(transaction_id: str, *, customer_id: str, amount: Decimal) -> IssuedRefund | None:
+    refund = Refund.objects.select_related("customer").filter(transaction_id=transaction_id).first()
+    if refund is None:
+        return None
+    if not _same_request(refund, customer_id=customer_id, amount=amount):
+        raise RefundConflict(transaction_id)
+    return IssuedRefund(refund=refund, created=False)
+
+
+def issue_refund(
+    *,
+    customer_id: str,
+    transaction_id: str,
+    amount,
+    actor: Actor,
+    reason: str = "",
+    plan_id=None,
+    merchant_reference: str = "",
+) -> IssuedRefund:
+    """Issue a PENDING refund, exactly once per transaction id (rule 4).
+
+    The same transaction id with the same customer and amount returns the existing refund
+    (`created=False`); with another customer or amount it raises RefundConflict. Concurrent
+    identical calls create one refund: the unique index decides, the losers read the winner.
+    With a plan, the amount may not exceed the plan total less its refunds not REJECTED; the plan
+    row is locked so two refunds cannot both pass that check.
+    """
+    transaction_id = (transaction_id or "").strip()
+    if not transaction_id:
+        raise InvalidRefund("transaction_id is required")
+    if len(transaction_id) > 64:
+        raise InvalidRefund("transaction_id must be at most 64 characters")
+    try:
+        amount = parse_amount(amount)
+    except ValueError as exc:
+        raise InvalidRefund(str(exc)) from None
+    reason = (reason or "").strip()
+    if len(reason) > 500:
+        raise InvalidRefund("reason must be at most 500 characters")
+
+    existing = _existing(transaction_id, customer_id=customer_id, amount=amount)
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            refund = _create_refund(
+                customer_id=customer_id,
+                transaction_id=transaction_id,
+                amount=amount,
+                reason=reason,
+                plan_id=plan_id,
+                merchant_reference=merchant_reference or "",
+                actor=actor,
+            )
+    except IntegrityError:
+        existing = _existing(transaction_id, customer_id=customer_id, amount=amount)
+        if existing is None:
+            raise
+        return existing
+    return IssuedRefund(refund=refund, created=True)
+
+
+def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merchant_reference, actor) -> Refund:
+    try:
+        customer = Customer.objects.get(customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise CustomerNotFound(customer_id) from None
+    plan = None
+    if plan_id:
+        try:
+            plan = Plan.objects.select_for_update().get(pk=uuid.UUID(str(plan_id)), customer=customer)
+        except (ValueError, Plan.DoesNotExist):
+            raise InvalidRefund(f"Plan {plan_id} not found for user {customer_id}") from None
+        already = plan.refunds.exclude(status=Refund.Status.REJECTED).aggregate(total=Sum("amount"))["total"] or 0
+        refundable = plan.total_amount - already
+        if amount > refundable:
+            raise RefundLimitExceeded(
+                f"Refund amount {amount} exceeds what plan {plan.pk} still allows ({refundable:.2f})"
+            )
+    refund = Refund.objects.create(
+        customer=customer,
+        plan=plan,
+        transaction_id=transaction_id,
+        amount=amount,
+        reason=reason,
+        merchant_reference=merchant_reference,
+        created_by=actor.user,
+    )
+    audit.record(
+        actor=actor,
+        action="refund.issued",
+        target_type="refund",
+        target_id=refund.pk,
+        customer_ref=customer_id,
+        data={"transaction_id": transaction_id, "amount": str(amount), "plan_id": str(plan.pk) if plan else None},
+    )
+    return refund
+
+
+def lock_refund(refund_ref) -> Refund:
+    """The refund by UUID or transaction id, locked until the surrounding transaction ends."""
+    refunds = Refund.objects.select_for_update().select_related("customer")
+    try:
+        return refunds.get(pk=uuid.UUID(str(refund_ref)))
+    except (ValueError, Refund.DoesNotExist):
+        pass
+    try:
+        return refunds.get(transaction_id=str(refund_ref))
+    except Refund.DoesNotExist:
+        raise RefundNotFound(f"Refund {refund_ref} not found") from None
+
+
+def transition(*, refund: Refund, to: str, actor: Actor, detail: str = "", merchant_reference: str = "") -> Refund:
+    """Move a locked refund along the state machine (rule 5), or raise IllegalTransition."""
+    if to not in ALLOWED_TRANSITIONS[refund.status]:
+        raise IllegalTransition(f"Refund is {refund.status}; it cannot become {to}")
+    before = refund.status
+    refund.status = to
+    if detail:
+        refund.status_detail = detail
+    if merchant_reference:
+        refund.merchant_reference = merchant_reference
+    if to in TERMINAL_STATUSES:
+        refund.processed_at = timezone.now()
+    refund.save(update_fields=["status", "status_detail", "merchant_reference", "processed_at", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="refund.status_changed",
+        target_type="refund",
+        target_id=refund.pk,
+        customer_ref=refund.customer.customer_id,
+        data={"from": before, "to": to, "detail": detail, "transaction_id": refund.transaction_id},
+    )
+    return refund
+
+
+@transaction.atomic
+def cancel_refund(*, refund_id, actor: Actor, reason: str = "") -> Refund:
+    """A PENDING refund becomes REJECTED with the detail "Cancelled by staff"."""
+    refund = lock_refund(refund_id)
+    if refund.status != Refund.Status.PENDING:
+        raise IllegalTransition(ONLY_PENDING_CAN_BE_CANCELLED)
+    detail = f"{CANCELLED_BY_STAFF}: {reason.strip()}" if reason.strip() else CANCELLED_BY_STAFF
+    return transition(refund=refund, to=Refund.Status.REJECTED, actor=actor, detail=detail)
+
+
+@dataclass(frozen=True)
+class MerchantUpdate:
+    applied: bool
+    refund: Refund
+    reason: str = ""
+
+
+@transaction.atomic
+def apply_merchant_status(*, refund_ref, status: str, actor: Actor, merchant_reference: str = "") -> MerchantUpdate:
+    """Apply a merchant's reported status to a refund (rule 5).
+
+    A terminal refund never changes, and a move the state machine forbids (a late or out-of-order
+    event) is not applied: `applied=False` with the reason. Raises RefundNotFound for an unknown
+    refund and ValueError for a status outside the webhook vocabulary.
+    """
+    if status not in MERCHANT_STATUSES:
+        raise ValueError(f"Invalid status: {status}")
+    refund = lock_refund(refund_ref)
+    target = MERCHANT_STATUSES[status]
+    if refund.status == target:
+        return MerchantUpdate(applied=False, refund=refund, reason=f"Refund is already {target}")
+    if refund.status in TERMINAL_STATUSES:
+        return MerchantUpdate(applied=False, refund=refund, reason=f"Refund is final ({refund.status}); {status} ignored")
+    if target not in ALLOWED_TRANSITIONS[refund.status]:
+        return MerchantUpdate(
+            applied=False, refund=refund, reason=f"Refund is {refund.status}; {status} arrived out of order"
+        )
+    transition(
+        refund=refund, to=target, actor=actor, detail=f"Merchant reported {status}", merchant_reference=merchant_reference
+    )
+    return MerchantUpdate(applied=True, refund=refund)

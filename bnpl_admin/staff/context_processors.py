@@ -1,0 +1,17 @@
+from bnpl_admin.staff.roles import role_of
+
+
+def navigation(request):
+    """What the navigation bar needs: the signed-in user's role and the sections they may open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "staff_role": role_of(user),
+        "nav": {
+            "customers": user.has_perm("customers.view_customer"),
+            "risk": user.has_perm("customers.review_debt"),
+            "audit": user.has_perm("audit.view_auditevent"),
+            "admin": user.is_staff,
+        },
+    }

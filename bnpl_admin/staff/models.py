@@ -1,0 +1,1 @@
+"""No models: the roles are Django groups (see roles.py)."""

@@ -1,0 +1,1 @@
+"""No models: django-q2 owns the task tables."""

@@ -1,0 +1,19 @@
+"""The project's django-q2 schedules, registered by `migrate` (idempotently, updated in place)."""
+
+SCHEDULES = [
+    {
+        "name": "check-overdue",
+        "func": "tasks.overdue.run_check_overdue",
+        "minutes": 5,
+    },
+]
+
+
+def register_schedules(*, using: str = "default") -> None:
+    from django_q.models import Schedule
+
+    for spec in SCHEDULES:
+        Schedule.objects.using(using).update_or_create(
+            name=spec["name"],
+            defaults={"func": spec["func"], "schedule_type": Schedule.MINUTES, "minutes": spec["minutes"], "repeats": -1},
+        )
