@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "bnpl_admin.webhooks",
     "bnpl_admin.dashboard",
     "bnpl_admin.api",
+    "bnpl_admin.demo",
     "tasks",
 ]
 
