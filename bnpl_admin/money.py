@@ -9,7 +9,7 @@ MAX_AMOUNT = Decimal("999999999999.99")  # fits DecimalField(max_digits=14, deci
 def parse_amount(value, *, field: str = "amount") -> Decimal:
     """A positive amount with at most two decimals; ValueError with a clear message otherwise."""
     if isinstance(value, float | bool):
-        raise ValueError(f"{field} must be a decimal string such as \"166.67\"")
+        raise ValueError(f'{field} must be a decimal string such as "166.67"')
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError, TypeError):

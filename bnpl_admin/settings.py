@@ -15,12 +15,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
+# Production strictness follows DEBUG=0 at start-up (the test runner turns DEBUG off; this stays).
+PRODUCTION = not DEBUG
 
 # Demo-only values: usable on a laptop, refused in production below.
 _DEMO_SECRET_KEY = "demo-only-insecure-secret-key-do-not-use-in-production"
 _DEMO_FIELD_KEY = "Idy7zE__t0PmivJlJkYFQ2H4Ldv7myKQj-yA-ePIq3o="
 
-if not DEBUG:
+if PRODUCTION:
     _missing = [name for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS") if not env.str(name, default="")]
     if _missing:
         raise ImproperlyConfigured(
@@ -31,7 +33,9 @@ if not DEBUG:
 SECRET_KEY = env.str("SECRET_KEY", default=_DEMO_SECRET_KEY)
 
 # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
-FIELD_ENCRYPTION_KEYS = [k.strip() for k in env.str("FIELD_ENCRYPTION_KEYS", default=_DEMO_FIELD_KEY).split(",") if k.strip()]
+FIELD_ENCRYPTION_KEYS = [
+    k.strip() for k in env.str("FIELD_ENCRYPTION_KEYS", default=_DEMO_FIELD_KEY).split(",") if k.strip()
+]
 # Key for the phone-number lookup hash (HMAC-SHA256). Kept apart from the encryption keys so that
 # rotating those does not invalidate lookups; defaults to a key derived from SECRET_KEY.
 FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="")
@@ -154,7 +158,7 @@ SESSION_SAVE_EVERY_REQUEST = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

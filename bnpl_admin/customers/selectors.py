@@ -6,7 +6,16 @@ from bnpl_admin.customers import encryption, masking
 from bnpl_admin.customers.models import Customer
 
 # Columns a list or export may read: never the encrypted ones.
-LIST_COLUMNS = ("id", "customer_id", "full_name", "phone_masked", "passport_masked", "card_masked", "status", "created_at")
+LIST_COLUMNS = (
+    "id",
+    "customer_id",
+    "full_name",
+    "phone_masked",
+    "passport_masked",
+    "card_masked",
+    "status",
+    "created_at",
+)
 
 
 def customer_list() -> QuerySet[Customer]:

@@ -152,7 +152,10 @@ def rotate_encryption(*, batch_size: int = 1000) -> int:
     while True:
         with transaction.atomic():
             batch = list(
-                Customer.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk").only("pk", *columns)[:batch_size]
+                Customer.objects.select_for_update()
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .only("pk", *columns)[:batch_size]
             )
             if not batch:
                 return rewritten

@@ -1,5 +1,6 @@
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django_tables2 import SingleTableView
+from django_tables2.paginators import LazyPaginator
 
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.tables import CustomerTable
@@ -8,7 +9,8 @@ from bnpl_admin.customers.tables import CustomerTable
 class CustomerList(PermissionRequiredMixin, SingleTableView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
-    table_pagination = {"per_page": 25}
+    # LazyPaginator: no COUNT(*) over the whole table on every page view.
+    table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
     template_name = "customers/list.html"
 
     def get_queryset(self):

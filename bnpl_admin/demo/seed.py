@@ -45,18 +45,83 @@ DEMO_MERCHANTS = [
     ("uzum-market", "Uzum Market"),
 ]
 
-MALE_NAMES = ["Aziz", "Bekzod", "Jasur", "Sardor", "Otabek", "Sherzod", "Rustam", "Dilshod", "Jamshid", "Farrux",
-              "Ulugbek", "Bobur", "Anvar", "Temur", "Akmal", "Shoxrux", "Javlon", "Eldor", "Nodir", "Islom"]
-FEMALE_NAMES = ["Dilnoza", "Nilufar", "Madina", "Gulnora", "Shahnoza", "Feruza", "Malika", "Zarina", "Kamola",
-                "Sevara", "Nodira", "Munisa", "Dildora", "Laylo", "Mohira", "Saida", "Yulduz", "Barno"]
-SURNAMES = ["Karimov", "Rahimov", "Aliyev", "Tursunov", "Yusupov", "Saidov", "Ismoilov", "Xolmatov", "Nazarov",
-            "Ergashev", "Qodirov", "Mirzayev", "Abdullayev", "Sobirov", "Umarov", "Rasulov", "Toshmatov",
-            "Hamidov", "Jurayev", "Normatov", "Sultonov", "Azimov"]
+MALE_NAMES = [
+    "Aziz",
+    "Bekzod",
+    "Jasur",
+    "Sardor",
+    "Otabek",
+    "Sherzod",
+    "Rustam",
+    "Dilshod",
+    "Jamshid",
+    "Farrux",
+    "Ulugbek",
+    "Bobur",
+    "Anvar",
+    "Temur",
+    "Akmal",
+    "Shoxrux",
+    "Javlon",
+    "Eldor",
+    "Nodir",
+    "Islom",
+]
+FEMALE_NAMES = [
+    "Dilnoza",
+    "Nilufar",
+    "Madina",
+    "Gulnora",
+    "Shahnoza",
+    "Feruza",
+    "Malika",
+    "Zarina",
+    "Kamola",
+    "Sevara",
+    "Nodira",
+    "Munisa",
+    "Dildora",
+    "Laylo",
+    "Mohira",
+    "Saida",
+    "Yulduz",
+    "Barno",
+]
+SURNAMES = [
+    "Karimov",
+    "Rahimov",
+    "Aliyev",
+    "Tursunov",
+    "Yusupov",
+    "Saidov",
+    "Ismoilov",
+    "Xolmatov",
+    "Nazarov",
+    "Ergashev",
+    "Qodirov",
+    "Mirzayev",
+    "Abdullayev",
+    "Sobirov",
+    "Umarov",
+    "Rasulov",
+    "Toshmatov",
+    "Hamidov",
+    "Jurayev",
+    "Normatov",
+    "Sultonov",
+    "Azimov",
+]
 PHONE_PREFIXES = ["90", "91", "93", "94", "95", "97", "98", "99", "33", "88"]
 PASSPORT_SERIES = ["AA", "AB", "AC", "AD", "AE", "FA", "KA"]
 CARD_BINS = ["8600", "9860", "4278", "5614"]
-REFUND_REASONS = ["Item returned", "Order cancelled by merchant", "Duplicate charge", "Damaged on delivery",
-                  "Wrong size", "Service not provided"]
+REFUND_REASONS = [
+    "Item returned",
+    "Order cancelled by merchant",
+    "Duplicate charge",
+    "Damaged on delivery",
+    "Wrong size",
+    "Service not provided",
+]
 PLAN_COUNTS = [3, 3, 3, 3, 4, 6, 6, 12]
 
 NOON_UTC = datetime.time(12, tzinfo=datetime.UTC)
@@ -168,7 +233,9 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
     width = _customer_id_width(offset + customers)
     existing_ids = set()
     if offset:
-        existing_ids = set(Customer.objects.filter(customer_id__startswith="usr-").values_list("customer_id", flat=True))
+        existing_ids = set(
+            Customer.objects.filter(customer_id__startswith="usr-").values_list("customer_id", flat=True)
+        )
 
     for batch in _batches(customers, BATCH_SIZE):
         with transaction.atomic():
@@ -215,7 +282,15 @@ def _insert_installments(rows: list[tuple]) -> None:
     uuid_value = (lambda u: u.hex) if connection.vendor == "sqlite" else str
     adapt_datetime = connection.ops.adapt_datetimefield_value
     values = [
-        (uuid_value(plan_id), customer_pk, number, str(amount), due.isoformat(), status, paid_at and adapt_datetime(paid_at))
+        (
+            uuid_value(plan_id),
+            customer_pk,
+            number,
+            str(amount),
+            due.isoformat(),
+            status,
+            paid_at and adapt_datetime(paid_at),
+        )
         for plan_id, customer_pk, number, amount, due, status, paid_at in rows
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"

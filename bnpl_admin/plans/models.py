@@ -35,7 +35,9 @@ class Plan(models.Model):
                 condition=Q(installment_count__gte=MIN_INSTALLMENTS, installment_count__lte=MAX_INSTALLMENTS),
                 name="plan_installment_count_range",
             ),
-            models.CheckConstraint(condition=Q(status__in=["ACTIVE", "COMPLETED", "CANCELLED"]), name="plan_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["ACTIVE", "COMPLETED", "CANCELLED"]), name="plan_status_valid"
+            ),
         ]
         indexes = [models.Index(fields=["customer", "-created_at"], name="plan_customer_created")]
         permissions = [("record_payment", "Can record a payment on an installment")]
@@ -64,16 +66,21 @@ class Installment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="installment_plan_number_unique"),
             models.CheckConstraint(condition=Q(amount_due__gte=0), name="installment_amount_non_negative"),
-            models.CheckConstraint(condition=Q(status__in=["UPCOMING", "PAID", "OVERDUE"]), name="installment_status_valid"),
             models.CheckConstraint(
-                condition=Q(status="PAID", paid_at__isnull=False) | ~Q(status="PAID"), name="installment_paid_has_paid_at"
+                condition=Q(status__in=["UPCOMING", "PAID", "OVERDUE"]), name="installment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="PAID", paid_at__isnull=False) | ~Q(status="PAID"),
+                name="installment_paid_has_paid_at",
             ),
         ]
         indexes = [
             # The overdue checker: UPCOMING installments by due date.
             models.Index(fields=["due_date"], condition=Q(status="UPCOMING"), name="installment_upcoming_due"),
             # Debt status and the checker's "customer has an OVERDUE installment".
-            models.Index(fields=["customer", "due_date"], condition=Q(status="OVERDUE"), name="installment_overdue_cust"),
+            models.Index(
+                fields=["customer", "due_date"], condition=Q(status="OVERDUE"), name="installment_overdue_cust"
+            ),
             models.Index(fields=["customer", "status"], name="installment_customer_status"),
         ]
 

@@ -27,6 +27,7 @@ from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_
 
 logger = logging.getLogger(__name__)
 
+
 @transaction.atomic
 def create_plan(
     *,
@@ -154,9 +155,10 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
                 data={},
             )
 
-    if customer.status == Customer.Status.DEBT_USER and not customer.installments.filter(
-        status=Installment.Status.OVERDUE
-    ).exists():
+    if (
+        customer.status == Customer.Status.DEBT_USER
+        and not customer.installments.filter(status=Installment.Status.OVERDUE).exists()
+    ):
         customer_services.change_status(
             customer=customer,
             status=Customer.Status.NORMAL,

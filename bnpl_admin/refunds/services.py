@@ -215,12 +215,18 @@ def apply_merchant_status(*, refund_ref, status: str, actor: Actor, merchant_ref
     if refund.status == target:
         return MerchantUpdate(applied=False, refund=refund, reason=f"Refund is already {target}")
     if refund.status in TERMINAL_STATUSES:
-        return MerchantUpdate(applied=False, refund=refund, reason=f"Refund is final ({refund.status}); {status} ignored")
+        return MerchantUpdate(
+            applied=False, refund=refund, reason=f"Refund is final ({refund.status}); {status} ignored"
+        )
     if target not in ALLOWED_TRANSITIONS[refund.status]:
         return MerchantUpdate(
             applied=False, refund=refund, reason=f"Refund is {refund.status}; {status} arrived out of order"
         )
     transition(
-        refund=refund, to=target, actor=actor, detail=f"Merchant reported {status}", merchant_reference=merchant_reference
+        refund=refund,
+        to=target,
+        actor=actor,
+        detail=f"Merchant reported {status}",
+        merchant_reference=merchant_reference,
     )
     return MerchantUpdate(applied=True, refund=refund)

@@ -6,12 +6,15 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "staff_role": role_of(user),
-        "nav": {
-            "customers": user.has_perm("customers.view_customer"),
-            "risk": user.has_perm("customers.review_debt"),
-            "audit": user.has_perm("audit.view_auditevent"),
-            "admin": user.is_staff,
-        },
-    }
+    # Tables render with their own context, so this runs more than once per request: compute once.
+    if not hasattr(request, "_staff_navigation"):
+        request._staff_navigation = {
+            "staff_role": role_of(user),
+            "nav": {
+                "customers": user.has_perm("customers.view_customer"),
+                "risk": user.has_perm("customers.review_debt"),
+                "audit": user.has_perm("audit.view_auditevent"),
+                "admin": user.is_staff,
+            },
+        }
+    return request._staff_navigation

@@ -17,7 +17,8 @@ SUPPORT_PERMISSIONS = [
     "webhooks.view_webhookevent",
 ]
 
-RISK_PERMISSIONS = SUPPORT_PERMISSIONS + [
+RISK_PERMISSIONS = [
+    *SUPPORT_PERMISSIONS,
     "customers.review_debt",
     "customers.override_status",
     "customers.reveal_pii",

@@ -34,7 +34,20 @@ def add_merchant(*, code: str, name: str, actor: Actor) -> tuple[Merchant, str]:
             merchant = Merchant.objects.create(
                 code=code, name=name, webhook_secret_encrypted=encryption.encrypt(secret)
             )
-            audit.record(actor=actor, action="merchant.created", target_type="merchant", target_id=code, data={"name": name})
+            audit.record(
+                actor=actor, action="merchant.created", target_type="merchant", target_id=code, data={"name": name}
+            )
     except IntegrityError:
         raise MerchantExists(f"Merchant {code} already exists") from None
     return merchant, secret
+
+
+@transaction.atomic
+def reencrypt_merchant_secrets() -> int:
+    """Re-encrypt merchants' webhook secrets under the newest field-encryption key."""
+    merchants = list(Merchant.objects.select_for_update().all())
+    for merchant in merchants:
+        merchant.webhook_secret_encrypted = encryption.rotate(merchant.webhook_secret_encrypted)
+        merchant.previous_secret_encrypted = encryption.rotate(merchant.previous_secret_encrypted)
+    Merchant.objects.bulk_update(merchants, ["webhook_secret_encrypted", "previous_secret_encrypted"])
+    return len(merchants)

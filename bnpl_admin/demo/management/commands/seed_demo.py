@@ -16,13 +16,15 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="random seed, for repeatable data")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when customers already exist")
         parser.add_argument(
-            "--allow-production", action="store_true", help="seed even with DEBUG=0 (demo accounts have known passwords)"
+            "--allow-production",
+            action="store_true",
+            help="seed even with DEBUG=0 (demo accounts have known passwords)",
         )
 
     def handle(self, *args, customers, seed: int, if_empty: bool, allow_production: bool, **options):
         if customers < 0:
             raise CommandError("--customers must be zero or more")
-        if not settings.DEBUG and not allow_production:
+        if settings.PRODUCTION and not allow_production:
             raise CommandError("Refusing to load demo accounts with known passwords in production (DEBUG=0).")
         if if_empty and Customer.objects.exists():
             self.stdout.write("Demo data already present; nothing to do.")
