@@ -15,5 +15,10 @@ def register_schedules(*, using: str = "default") -> None:
     for spec in SCHEDULES:
         Schedule.objects.using(using).update_or_create(
             name=spec["name"],
-            defaults={"func": spec["func"], "schedule_type": Schedule.MINUTES, "minutes": spec["minutes"], "repeats": -1},
+            defaults={
+                "func": spec["func"],
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec["minutes"],
+                "repeats": -1,
+            },
         )

@@ -2,6 +2,14 @@ from django.conf import settings
 from django.db import models
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("AuditEvent is append-only")
+
+    def delete(self):
+        raise ValueError("AuditEvent is append-only")
+
+
 class AuditEvent(models.Model):
     """One thing that happened, by whom, to what. Append-only: never updated or deleted."""
 
@@ -22,6 +30,8 @@ class AuditEvent(models.Model):
     # The customer this event concerns (external customer_id), for the profile timeline.
     customer_ref = models.CharField(max_length=64, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -8,10 +8,11 @@ import re
 
 FULL_MASK = "****"
 
+# re.ASCII: other scripts' digits (Arabic-Indic, full-width) are not well-formed numbers here.
 _SEPARATORS = re.compile(r"[\s\-().]")
-_PHONE = re.compile(r"^\+?(\d{8,15})$")
-_CARD = re.compile(r"^\d{12,19}$")
-_PASSPORT = re.compile(r"^([A-Z]{1,3})(\d{5,10})$")
+_PHONE = re.compile(r"^\+?(\d{8,15})$", re.ASCII)
+_CARD = re.compile(r"^\d{12,19}$", re.ASCII)
+_PASSPORT = re.compile(r"^([A-Z]{1,3})(\d{5,10})$", re.ASCII)
 
 
 def _clean(value) -> str:

@@ -1,9 +1,19 @@
-"""Read queries about customers."""
+"""Read queries about customers: lists, the profile, debt figures and the timeline."""
 
-from django.db.models import QuerySet
+from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.customers import encryption, masking
+from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
+from bnpl_admin.plans.models import Installment, Plan
 
 # Columns a list or export may read: never the encrypted ones.
 LIST_COLUMNS = (
@@ -17,6 +27,8 @@ LIST_COLUMNS = (
     "created_at",
 )
 
+OVERDUE = Q(installments__status=Installment.Status.OVERDUE)
+
 
 def customer_list() -> QuerySet[Customer]:
     return Customer.objects.only(*LIST_COLUMNS).order_by("customer_id")
@@ -29,3 +41,77 @@ def phone_lookup_hash(phone_number: str) -> str:
 
 def looks_like_phone(text: str) -> bool:
     return masking.mask_phone(text) not in ("", masking.FULL_MASK)
+
+
+def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Customer]:
+    """Exact phone (through the lookup hash), customer id (exact or prefix), or part of the name."""
+    text = (text or "").strip()
+    if not text:
+        return queryset
+    if looks_like_phone(text):
+        return queryset.filter(phone_hash=phone_lookup_hash(text))
+    return queryset.filter(Q(customer_id__istartswith=text) | Q(full_name__icontains=text))
+
+
+def get_customer(customer_id: str) -> Customer:
+    try:
+        return Customer.objects.get(customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise CustomerNotFound(customer_id) from None
+
+
+def plans_with_installments(customer: Customer) -> QuerySet[Plan]:
+    return (
+        Plan.objects.filter(customer=customer)
+        .select_related("merchant")
+        .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("number")))
+        .order_by("-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class DebtSummary:
+    total_overdue: Decimal
+    overdue_count: int
+    oldest_due_date: datetime.date | None
+    outstanding: Decimal
+
+    @property
+    def days_overdue(self) -> int:
+        if self.oldest_due_date is None:
+            return 0
+        return (timezone.localdate() - self.oldest_due_date).days
+
+
+def debt_summary(customer: Customer) -> DebtSummary:
+    figures = Installment.objects.filter(customer=customer).aggregate(
+        total_overdue=Sum("amount_due", filter=Q(status=Installment.Status.OVERDUE)),
+        overdue_count=Count("id", filter=Q(status=Installment.Status.OVERDUE)),
+        oldest_due_date=Min("due_date", filter=Q(status=Installment.Status.OVERDUE)),
+        outstanding=Sum("amount_due", filter=~Q(status=Installment.Status.PAID)),
+    )
+    return DebtSummary(
+        total_overdue=figures["total_overdue"] or Decimal("0.00"),
+        overdue_count=figures["overdue_count"] or 0,
+        oldest_due_date=figures["oldest_due_date"],
+        outstanding=figures["outstanding"] or Decimal("0.00"),
+    )
+
+
+def debt_users() -> QuerySet[Customer]:
+    """DEBT_USER customers with their overdue figures, for the risk review."""
+    return (
+        Customer.objects.filter(status=Customer.Status.DEBT_USER)
+        .only(*LIST_COLUMNS)
+        .annotate(
+            total_overdue=Sum("installments__amount_due", filter=OVERDUE),
+            overdue_count=Count("installments", filter=OVERDUE),
+            oldest_due_date=Min("installments__due_date", filter=OVERDUE),
+        )
+        .order_by("oldest_due_date", "customer_id")
+    )
+
+
+def timeline(customer: Customer, *, limit: int = 100) -> QuerySet[AuditEvent]:
+    """Everything that happened to a customer, newest first."""
+    return AuditEvent.objects.filter(customer_ref=customer.customer_id).order_by("-at", "-id")[:limit]

@@ -1,12 +1,14 @@
 import django_tables2 as tables
+from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
+from bnpl_admin.staff.templatetags.bnpl import money
 
 
 class CustomerTable(tables.Table):
     """Masked columns only: the encrypted ones are never loaded for a list or an export."""
 
-    customer_id = tables.Column(verbose_name="Customer ID")
+    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
@@ -19,3 +21,37 @@ class CustomerTable(tables.Table):
         fields = ("customer_id", "full_name", "phone_masked", "passport_masked", "card_masked", "status", "created_at")
         attrs = {"class": "table"}
         order_by = ("customer_id",)
+
+    def value_status(self, value):
+        return value
+
+
+class DebtUserTable(tables.Table):
+    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
+    full_name = tables.Column(verbose_name="Name")
+    phone_masked = tables.Column(verbose_name="Phone", orderable=False)
+    total_overdue = tables.Column(verbose_name="Total overdue", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    overdue_count = tables.Column(verbose_name="Overdue installments", attrs={"td": {"class": "num"}})
+    oldest_due_date = tables.DateColumn(verbose_name="Oldest due", format="Y-m-d")
+    days_overdue = tables.Column(
+        verbose_name="Days overdue",
+        accessor="oldest_due_date",
+        order_by=("-oldest_due_date",),
+        attrs={"td": {"class": "num"}},
+    )
+
+    class Meta:
+        attrs = {"class": "table"}
+        order_by = ("-days_overdue",)
+
+    def render_total_overdue(self, value):
+        return money(value)
+
+    def render_days_overdue(self, value):
+        return (timezone.localdate() - value).days if value else 0
+
+    def value_total_overdue(self, value):
+        return value
+
+    def value_days_overdue(self, value):
+        return self.render_days_overdue(value)

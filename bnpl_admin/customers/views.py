@@ -1,22 +1,114 @@
+"""Customer pages: the list, the profile, risk review, status override and audited PII reveal."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django_tables2 import SingleTableView
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django.views.generic import TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export.views import ExportMixin
 from django_tables2.paginators import LazyPaginator
 
-from bnpl_admin.customers import selectors
-from bnpl_admin.customers.tables import CustomerTable
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import selectors, services
+from bnpl_admin.customers.errors import CustomerNotFound, UnknownPiiField
+from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
+from bnpl_admin.customers.forms import StatusOverrideForm
+from bnpl_admin.customers.services import PII_FIELDS
+from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
+from bnpl_admin.refunds.selectors import refunds_of
 
 
-class CustomerList(PermissionRequiredMixin, SingleTableView):
+class HtmxTableMixin:
+    """Full page normally; only the `#table` partial when htmx swaps the table."""
+
+    def get_template_names(self):
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return [f"{self.template_name}#table"]
+        return [self.template_name]
+
+
+class CustomerList(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
+    filterset_class = CustomerFilter
     # LazyPaginator: no COUNT(*) over the whole table on every page view.
     table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
     template_name = "customers/list.html"
+    export_name = "customers"
 
     def get_queryset(self):
         return selectors.customer_list()
 
-    def get_template_names(self):
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return ["customers/list.html#table"]
-        return ["customers/list.html"]
+
+class DebtReview(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+    permission_required = "customers.review_debt"
+    table_class = DebtUserTable
+    filterset_class = DebtUserFilter
+    table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
+    template_name = "customers/risk.html"
+    export_name = "debt-users"
+
+    def get_queryset(self):
+        return selectors.debt_users()
+
+
+def _customer_or_404(customer_id):
+    try:
+        return selectors.get_customer(customer_id)
+    except CustomerNotFound:
+        raise Http404(f"No customer {customer_id}") from None
+
+
+class CustomerDetail(PermissionRequiredMixin, TemplateView):
+    permission_required = "customers.view_customer"
+    template_name = "customers/detail.html"
+
+    def get_context_data(self, **kwargs):
+        customer = _customer_or_404(self.kwargs["customer_id"])
+        return {
+            **super().get_context_data(**kwargs),
+            "customer": customer,
+            "debt": selectors.debt_summary(customer),
+            "plans": selectors.plans_with_installments(customer),
+            "refunds": refunds_of(customer),
+            "timeline": selectors.timeline(customer),
+            "pii_fields": [(name, getattr(customer, masked)) for name, (_, masked) in PII_FIELDS.items()],
+            "status_form": StatusOverrideForm(initial={"status": customer.status}),
+        }
+
+
+@require_POST
+@permission_required("customers.reveal_pii", raise_exception=True)
+def reveal_pii(request, customer_id, field):
+    """Show one field of one customer in clear, once, audited. Never cached."""
+    try:
+        value = services.reveal_pii(customer_id=customer_id, field=field, actor=Actor.from_request(request))
+    except (CustomerNotFound, UnknownPiiField):
+        raise Http404("No such customer or field") from None
+    response = render(
+        request,
+        "customers/detail.html#revealed" if request.htmx else "customers/revealed.html",
+        {"customer_id": customer_id, "field": field, "value": value, "label": field.replace("_", " ").capitalize()},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@permission_required("customers.override_status", raise_exception=True)
+def override_status(request, customer_id):
+    customer = _customer_or_404(customer_id)
+    form = StatusOverrideForm(request.POST or None, initial={"status": customer.status})
+    if request.method == "POST" and form.is_valid():
+        services.override_status(
+            customer_id=customer_id,
+            status=form.cleaned_data["status"],
+            reason=form.cleaned_data["reason"],
+            actor=Actor.from_request(request),
+        )
+        messages.success(request, f"Status of {customer_id} set to {form.cleaned_data['status']}.")
+        return redirect("customers:detail", customer_id=customer_id)
+    return render(request, "customers/status_form.html", {"customer": customer, "form": form})

@@ -65,7 +65,7 @@ class Installment(models.Model):
         ordering = ["plan", "number"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="installment_plan_number_unique"),
-            models.CheckConstraint(condition=Q(amount_due__gte=0), name="installment_amount_non_negative"),
+            models.CheckConstraint(condition=Q(amount_due__gt=0), name="installment_amount_positive"),
             models.CheckConstraint(
                 condition=Q(status__in=["UPCOMING", "PAID", "OVERDUE"]), name="installment_status_valid"
             ),

@@ -1,7 +1,8 @@
 """Writes to plans and installments: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2).
 
-Lock order, to stay free of deadlocks: installments before customers (record_payment and
-check_overdue); create_plan and status overrides lock only the customer.
+Lock order, to stay free of deadlocks: the customer row before its installments, everywhere.
+check_overdue runs one at a time (a PostgreSQL advisory lock) and locks the customers it is about
+to touch before it changes any installment.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def create_plan(
     if not MIN_INSTALLMENTS <= installment_count <= MAX_INSTALLMENTS:
         raise InvalidPlan(f"installment_count must be between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS}")
 
+    if total * 100 < installment_count:
+        raise InvalidPlan("total_amount must be at least 0.01 per installment")
+
     customer = customer_services.lock_customer(customer_id)
     if customer.status == Customer.Status.DEBT_USER:
         raise DebtUserError(customer_id)
@@ -80,6 +84,23 @@ def create_plan(
     return plan
 
 
+def _installment_ids(values) -> list[int]:
+    """Whole-number ids only: a fraction, a bool or a bare string is refused, never truncated."""
+    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+        raise PaymentError("installment_ids must be a list of integers")
+    ids = set()
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.add(value)
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            ids.add(int(value))
+        else:
+            raise PaymentError("installment_ids must be a list of integers")
+    if not ids:
+        raise PaymentError("installment_ids must not be empty")
+    return sorted(ids)
+
+
 @dataclass(frozen=True)
 class PaymentResult:
     paid_installments: int
@@ -95,32 +116,23 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
     given). Plans whose installments are then all PAID become COMPLETED; a DEBT_USER left with no
     OVERDUE installment returns to NORMAL.
     """
-    try:
-        ids = sorted({int(i) for i in installment_ids})
-    except (TypeError, ValueError):
-        raise PaymentError("installment_ids must be a list of integers") from None
-    if not ids:
-        raise PaymentError("installment_ids must not be empty")
+    ids = _installment_ids(installment_ids)
+    owners = set(Installment.objects.filter(pk__in=ids).values_list("customer__customer_id", flat=True))
+    if customer_id is None:
+        if len(owners) > 1:
+            raise PaymentError("All installments must belong to the same user")
+        customer_id = owners.pop() if owners else None
+    if customer_id is None:
+        raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, ids))}")
 
-    installments = list(
-        Installment.objects.select_for_update().filter(pk__in=ids).select_related("customer").order_by("pk")
-    )
+    customer = customer_services.lock_customer(customer_id)
+    installments = list(Installment.objects.select_for_update().filter(pk__in=ids, customer=customer).order_by("pk"))
     by_id = {i.pk: i for i in installments}
-    customers = {i.customer.customer_id for i in installments}
-    invalid = [
-        pk
-        for pk in ids
-        if pk not in by_id
-        or by_id[pk].status == Installment.Status.PAID
-        or (customer_id is not None and by_id[pk].customer.customer_id != customer_id)
-    ]
+    invalid = [pk for pk in ids if pk not in by_id or by_id[pk].status == Installment.Status.PAID]
     if invalid:
         raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, invalid))}")
-    if len(customers) != 1:
-        raise PaymentError("All installments must belong to the same user")
 
     now = timezone.now()
-    customer = customer_services.lock_customer(customers.pop())
     Installment.objects.filter(pk__in=ids).update(status=Installment.Status.PAID, paid_at=now)
     for installment in installments:
         audit.record(
@@ -193,6 +205,7 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
         f"WHERE i.customer_id = c.id AND i.status = 'OVERDUE')"
     )
     data = json.dumps({"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON})
+    now = connection.ops.adapt_datetimefield_value(now)  # the format the ORM writes
     audit_columns = "at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data"
     audit_values = "%s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id"
     with connection.cursor() as cursor:
@@ -215,6 +228,30 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
         return cursor.rowcount
 
 
+# Any fixed 64-bit number: the key of the checker's transaction-level advisory lock.
+_CHECKER_LOCK_KEY = 0x424E504C_4F564400
+
+
+def _lock_customers_falling_due(as_of: datetime.date) -> None:
+    """PostgreSQL: run one checker at a time, and lock (in id order) the customers whose
+    installments are about to become OVERDUE, before touching any installment.
+
+    Without the customer locks, a payment that is restoring one of them to NORMAL would commit
+    after this checker had skipped them as "already DEBT_USER", leaving a NORMAL customer with an
+    OVERDUE installment. Locking first also keeps the customer-then-installments lock order.
+    """
+    customer_table = Customer._meta.db_table
+    installment_table = Installment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKER_LOCK_KEY])
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT c.id FROM {customer_table} AS c WHERE EXISTS ("
+            f"SELECT 1 FROM {installment_table} i WHERE i.customer_id = c.id "
+            f"AND i.status = 'UPCOMING' AND i.due_date < %s) ORDER BY c.id FOR UPDATE) AS locked",
+            [as_of],
+        )
+
+
 @transaction.atomic
 def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
     """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER.
@@ -225,6 +262,8 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     actor = actor or Actor.system("overdue-checker")
     as_of = as_of or timezone.localdate()
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        _lock_customers_falling_due(as_of)
     marked = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).update(
         status=Installment.Status.OVERDUE
     )

@@ -1,0 +1,86 @@
+"""Refund pages: issue a refund (form, confirmation, exactly once) and cancel a PENDING one."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import selectors as customer_selectors
+from bnpl_admin.customers.errors import CustomerNotFound
+from bnpl_admin.refunds import services
+from bnpl_admin.refunds.errors import IllegalTransition, RefundError
+from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
+from bnpl_admin.refunds.models import Refund
+from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+
+
+@permission_required("refunds.add_refund", raise_exception=True)
+def issue_refund(request, customer_id):
+    """Step 1 shows the form; step 2 (`step=review`) asks for confirmation; step 3 issues it once."""
+    try:
+        customer = customer_selectors.get_customer(customer_id)
+    except CustomerNotFound:
+        raise Http404(f"No customer {customer_id}") from None
+    plans = list(customer.plans.order_by("-created_at"))
+    initial = {"token": new_token(), "plan": request.GET.get("plan", "")}
+    form = RefundForm(request.POST or None, plans=plans, initial=initial)
+    step = request.POST.get("step", "form")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if step == "review":
+            plan = next((p for p in plans if str(p.pk) == data["plan"]), None)
+            return render(request, "refunds/confirm.html", {"customer": customer, "form": form, "plan": plan})
+        if step == "confirm":
+            outcome = {}
+
+            def work() -> str:
+                issued = services.issue_refund(
+                    customer_id=customer_id,
+                    transaction_id=data["transaction_id"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    plan_id=data["plan"] or None,
+                    actor=Actor.from_request(request),
+                )
+                outcome["created"] = issued.created
+                return reverse("customers:detail", args=[customer_id]) + f"#refund-{issued.refund.pk}"
+
+            try:
+                submitted = submit_once(token=data["token"], user=request.user, action="refund.issue", work=work)
+            except (RefundError, InvalidToken) as exc:
+                form.add_error(None, str(exc))
+            else:
+                if submitted.replayed or not outcome.get("created"):
+                    messages.warning(
+                        request, f"A refund for transaction {data['transaction_id']} was already issued; showing it."
+                    )
+                else:
+                    messages.success(request, f"Refund of {data['amount']} for {data['transaction_id']} issued.")
+                return redirect(submitted.result_url)
+    return render(request, "refunds/issue.html", {"customer": customer, "form": form})
+
+
+@permission_required("refunds.cancel_refund", raise_exception=True)
+def cancel_refund(request, refund_id):
+    refund = get_object_or_404(Refund.objects.select_related("customer"), pk=refund_id)
+    form = CancelRefundForm(request.POST or None, initial={"token": new_token()})
+    if request.method == "POST" and form.is_valid():
+
+        def work() -> str:
+            services.cancel_refund(
+                refund_id=refund.pk, reason=form.cleaned_data["reason"], actor=Actor.from_request(request)
+            )
+            return reverse("customers:detail", args=[refund.customer.customer_id]) + f"#refund-{refund.pk}"
+
+        try:
+            submitted = submit_once(
+                token=form.cleaned_data["token"], user=request.user, action="refund.cancel", work=work
+            )
+        except (IllegalTransition, InvalidToken) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Refund {refund.transaction_id} cancelled.")
+            return redirect(submitted.result_url)
+    return render(request, "refunds/cancel.html", {"refund": refund, "customer": refund.customer, "form": form})

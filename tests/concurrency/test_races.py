@@ -1,0 +1,211 @@
+"""Races that only a real database with row locks can settle (PostgreSQL).
+
+Each test starts its threads at a barrier so that the calls really overlap; every thread has
+its own database connection and closes it when done.
+"""
+
+import datetime
+import functools
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import services as customer_services
+from bnpl_admin.customers.errors import CustomerAlreadyExists
+from bnpl_admin.customers.models import Customer
+from bnpl_admin.customers.services import create_customer
+from bnpl_admin.plans.errors import DebtUserError, PaymentError
+from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.plans.services import check_overdue, create_plan, record_payment
+from bnpl_admin.refunds.errors import RefundLimitExceeded
+from bnpl_admin.refunds.models import Refund
+from bnpl_admin.refunds.services import issue_refund
+from tests.factories import CustomerFactory, PlanFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+D = Decimal
+ACTOR = Actor.system("race-test")
+
+
+def run_together(*calls: Callable[[], object], timeout: float = 30) -> list[object]:
+    """Run the calls in threads released at once; each result is the return value or the exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def worker(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[index] = call()
+        except BaseException as exc:
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return results
+
+
+def test_twenty_identical_refund_requests_create_exactly_one_refund():
+    customer = CustomerFactory()
+
+    def refund():
+        return issue_refund(customer_id=customer.customer_id, transaction_id="txn-race", amount="75.00", actor=ACTOR)
+
+    results = run_together(*[refund] * 20)
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    assert Refund.objects.filter(transaction_id="txn-race").count() == 1
+    refund = Refund.objects.get(transaction_id="txn-race")
+    assert {r.refund.pk for r in results} == {refund.pk}
+    assert sum(r.created for r in results) == 1
+    assert AuditEvent.objects.filter(action="refund.issued").count() == 1
+
+
+def test_concurrent_refunds_on_one_plan_never_exceed_its_total():
+    plan = PlanFactory(total_amount=D("500.00"))
+    cid = plan.customer.customer_id
+
+    def refund(n: int):
+        return issue_refund(customer_id=cid, transaction_id=f"txn-{n}", amount="100.00", plan_id=plan.pk, actor=ACTOR)
+
+    results = run_together(*[functools.partial(refund, n) for n in range(10)])
+
+    unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, RefundLimitExceeded)]
+    assert not unexpected, unexpected
+    refunded = sum(Refund.objects.filter(plan=plan).values_list("amount", flat=True))
+    assert refunded <= plan.total_amount
+    assert refunded == D("500.00")
+    assert sum(1 for r in results if not isinstance(r, BaseException) and r.created) == 5
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_a_plan_never_slips_past_a_concurrent_switch_to_debt(attempt):
+    # An installment due last month: check_overdue will flip this customer to DEBT_USER.
+    customer = CustomerFactory()
+    PlanFactory(customer=customer, start_date=timezone.localdate() - datetime.timedelta(days=45), installment_count=2)
+    plans_before = set(Plan.objects.filter(customer=customer).values_list("pk", flat=True))
+
+    new_plan, overdue = run_together(
+        lambda: create_plan(customer_id=customer.customer_id, total_amount="120.00", actor=ACTOR),
+        lambda: check_overdue(actor=ACTOR),
+    )
+
+    assert not isinstance(overdue, BaseException), overdue
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.DEBT_USER
+    [flip] = AuditEvent.objects.filter(action="customer.status_changed", customer_ref=customer.customer_id)
+    new_plans = set(Plan.objects.filter(customer=customer).values_list("pk", flat=True)) - plans_before
+    if isinstance(new_plan, DebtUserError):
+        assert not new_plans
+        assert AuditEvent.objects.filter(action="plan.created", customer_ref=customer.customer_id).count() == 1
+    else:
+        assert not isinstance(new_plan, BaseException), new_plan
+        assert new_plans == {new_plan.pk}
+        # The plan was written while the customer was still NORMAL: its audit row precedes the flip.
+        created = AuditEvent.objects.get(action="plan.created", target_id=str(new_plan.pk))
+        assert created.pk < flip.pk
+        assert Installment.objects.filter(plan_id=new_plan.pk).count() == 3
+
+
+def test_the_same_installment_paid_twice_at_once_is_paid_once():
+    plan = PlanFactory()
+    installment = plan.installments.get(number=1)
+
+    results = run_together(
+        lambda: record_payment(installment_ids=[installment.pk], actor=ACTOR),
+        lambda: record_payment(installment_ids=[installment.pk], actor=ACTOR),
+    )
+
+    successes = [r for r in results if not isinstance(r, BaseException)]
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(successes) == 1
+    assert len(failures) == 1
+    assert isinstance(failures[0], PaymentError), failures[0]
+    installment.refresh_from_db()
+    assert installment.status == Installment.Status.PAID
+    assert AuditEvent.objects.filter(action="installment.paid", target_id=str(installment.pk)).count() == 1
+
+
+def test_a_payment_racing_the_overdue_checker_never_leaves_a_normal_customer_with_an_overdue_installment(monkeypatch):
+    """record_payment has seen "no OVERDUE left" and is about to restore NORMAL when check_overdue
+    marks the customer's next installment OVERDUE: the customer must end up DEBT_USER."""
+    plan = PlanFactory(start_date=datetime.date(2025, 1, 10))  # due Feb 10, Mar 10, Apr 10
+    check_overdue(as_of=datetime.date(2025, 3, 1), actor=ACTOR)  # #1 OVERDUE, customer DEBT_USER
+    first = plan.installments.get(number=1)
+
+    decided = threading.Event()
+    resume = threading.Event()
+    change_status = customer_services.change_status
+
+    def change_status_after_the_checker(**kwargs):
+        decided.set()
+        resume.wait(10)
+        return change_status(**kwargs)
+
+    monkeypatch.setattr(customer_services, "change_status", change_status_after_the_checker)
+    payment_result: list[object] = []
+
+    def pay():
+        try:
+            payment_result.append(record_payment(installment_ids=[first.pk], actor=ACTOR))
+        except BaseException as exc:
+            payment_result.append(exc)
+        finally:
+            resume.set()
+            connection.close()
+
+    def check():
+        try:
+            check_overdue(as_of=datetime.date(2025, 3, 20), actor=ACTOR)  # #2 (Mar 10) becomes OVERDUE
+        finally:
+            connection.close()
+
+    payer = threading.Thread(target=pay)
+    payer.start()
+    assert decided.wait(10), "record_payment never decided to restore the customer"
+    checker = threading.Thread(target=check)
+    checker.start()
+    checker.join(2)  # a checker that waits for the payment's lock is fine too: then let the payment go on
+    resume.set()
+    payer.join(10)
+    checker.join(10)
+    assert not payer.is_alive() and not checker.is_alive()
+
+    assert not isinstance(payment_result[0], BaseException), payment_result[0]
+    customer = Customer.objects.get(pk=plan.customer.pk)
+    overdue = list(plan.installments.filter(status=Installment.Status.OVERDUE).values_list("number", flat=True))
+    assert overdue == [2]
+    assert customer.status == Customer.Status.DEBT_USER
+
+
+def test_the_same_customer_created_twice_at_once_is_created_once():
+    def create():
+        return create_customer(
+            customer_id="usr-twin",
+            full_name="Twin",
+            phone_number="+998901112233",
+            passport_number="AA7654321",
+            card_number="4111111111111111",
+            date_of_birth=None,
+            actor=ACTOR,
+        )
+
+    results = run_together(create, create)
+
+    assert sum(isinstance(r, Customer) for r in results) == 1
+    assert sum(isinstance(r, CustomerAlreadyExists) for r in results) == 1
+    assert Customer.objects.filter(customer_id="usr-twin").count() == 1
+    assert AuditEvent.objects.filter(action="customer.created").count() == 1
