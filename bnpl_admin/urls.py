@@ -2,9 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from bnpl_admin.audit.views import AuditLog
+from bnpl_admin.customers.views import DebtReview
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False), name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("customers/", include("bnpl_admin.customers.urls")),
+    path("", include("bnpl_admin.plans.urls")),
+    path("", include("bnpl_admin.refunds.urls")),
+    path("risk/", DebtReview.as_view(), name="risk"),
+    path("audit/", AuditLog.as_view(), name="audit"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,32 @@
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from bnpl_admin.audit.models import AuditEvent
+
+
+class AuditEventTable(tables.Table):
+    at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s")
+    actor_label = tables.Column(verbose_name="Actor")
+    action = tables.Column(verbose_name="Action")
+    target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False)
+    customer_ref = tables.Column(verbose_name="Customer", orderable=False)
+    data = tables.Column(verbose_name="Details", orderable=False, attrs={"td": {"class": "wrap"}})
+
+    class Meta:
+        model = AuditEvent
+        fields = ("at", "actor_label", "action", "target", "customer_ref", "data")
+        attrs = {"class": "table"}
+        order_by = ("-at",)
+
+    def render_target(self, record):
+        return f"{record.target_type}:{record.target_id}"
+
+    def render_customer_ref(self, value):
+        return format_html('<a href="{}">{}</a>', reverse("customers:detail", args=[value]), value)
+
+    def render_data(self, value):
+        return " · ".join(f"{key}: {item}" for key, item in value.items())
+
+    def value_data(self, value):
+        return value

@@ -1,0 +1,22 @@
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export.views import ExportMixin
+from django_tables2.paginators import LazyPaginator
+
+from bnpl_admin.audit.filters import AuditEventFilter
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.tables import AuditEventTable
+from bnpl_admin.customers.views import HtmxTableMixin
+
+
+class AuditLog(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+    permission_required = "audit.view_auditevent"
+    table_class = AuditEventTable
+    filterset_class = AuditEventFilter
+    table_pagination = {"per_page": 50, "paginator_class": LazyPaginator}
+    template_name = "audit/list.html"
+    export_name = "audit-log"
+
+    def get_queryset(self):
+        return AuditEvent.objects.all()
