@@ -1,5 +1,6 @@
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
@@ -27,6 +28,12 @@ class AuditEventTable(tables.Table):
 
     def render_data(self, value):
         return " · ".join(f"{key}: {item}" for key, item in value.items())
+
+    def value_at(self, value):
+        return timezone.localtime(value).isoformat()
+
+    def value_customer_ref(self, value):
+        return value
 
     def value_data(self, value):
         return value

@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.models import Customer
@@ -10,11 +11,13 @@ class CustomerFilter(django_filters.FilterSet):
         method="search",
         help_text="Customer ID, name, or the exact phone number",
     )
+    # A phone search arrives as `q` and is turned into its lookup hash (see PhoneSearchMixin).
+    ph = django_filters.CharFilter(field_name="phone_hash", widget=forms.HiddenInput)
     status = django_filters.ChoiceFilter(choices=Customer.Status.choices, empty_label="Any status")
 
     class Meta:
         model = Customer
-        fields = ["q", "status"]
+        fields = ["q", "ph", "status"]
 
     def search(self, queryset, name, value):
         return selectors.search_customers(queryset, value)
@@ -23,9 +26,11 @@ class CustomerFilter(django_filters.FilterSet):
 class DebtUserFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="search", help_text="Customer ID, name, or exact phone")
 
+    ph = django_filters.CharFilter(field_name="phone_hash", widget=forms.HiddenInput)
+
     class Meta:
         model = Customer
-        fields = ["q"]
+        fields = ["q", "ph"]
 
     def search(self, queryset, name, value):
         return selectors.search_customers(queryset, value)

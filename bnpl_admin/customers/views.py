@@ -31,7 +31,29 @@ class HtmxTableMixin:
         return [self.template_name]
 
 
-class CustomerList(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+class PhoneSearchMixin:
+    """Keep a typed phone number out of URLs, history, links and logs: `q=<phone>` becomes
+    `ph=<lookup hash>` before anything is rendered (a redirect, or htmx's pushed URL)."""
+
+    def get(self, request, *args, **kwargs):
+        query = request.GET.get("q", "")
+        if not selectors.looks_like_phone(query):
+            return super().get(request, *args, **kwargs)
+        params = request.GET.copy()
+        params.pop("q")
+        params["ph"] = selectors.phone_lookup_hash(query)
+        url = f"{request.path}?{params.urlencode()}"
+        if not request.htmx:
+            return redirect(url)
+        request.GET = params
+        response = super().get(request, *args, **kwargs)
+        response["HX-Push-Url"] = url
+        return response
+
+
+class CustomerList(
+    PermissionRequiredMixin, PhoneSearchMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView
+):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -44,7 +66,7 @@ class CustomerList(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleT
         return selectors.customer_list()
 
 
-class DebtReview(PermissionRequiredMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+class DebtReview(PermissionRequiredMixin, PhoneSearchMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
     filterset_class = DebtUserFilter

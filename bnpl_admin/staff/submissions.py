@@ -44,7 +44,9 @@ def submit_once(*, token: str, user, action: str, work: Callable[[], str]) -> Su
             submission.save(update_fields=["result_url"])
             return Submitted(result_url=submission.result_url, replayed=False)
     except IntegrityError:
-        previous = FormSubmission.objects.filter(token=token_uuid, user=user, action=action).first()
+        previous = FormSubmission.objects.filter(token=token_uuid).first()
         if previous is None:
             raise
+        if previous.user_id != user.pk or previous.action != action:
+            raise InvalidToken("This form has expired; please submit it again.") from None
         return Submitted(result_url=previous.result_url, replayed=True)

@@ -114,3 +114,35 @@ def test_sorting_by_name(client, customer):
     )
     html = staff_client(client, "support").get("/customers/?sort=-full_name").content.decode()
     assert html.index("Bobur Aliyev") < html.index("Aziz Karimov")
+
+
+def test_a_phone_search_is_redirected_to_its_lookup_hash(client, customer):
+    client = staff_client(client, "support")
+
+    response = client.get("/customers/", {"q": "+998 90 123-45-67"})
+
+    assert response.status_code == 302
+    assert "ph=" in response.url and "998" not in response.url
+    html = client.get(response.url).content.decode()
+    assert "usr-001" in html
+    assert "901234567" not in html
+
+
+def test_a_phone_search_through_htmx_pushes_a_url_without_the_number(client, customer):
+    client = staff_client(client, "support")
+
+    response = client.get("/customers/", {"q": RAW_PHONE, "sort": "full_name"}, headers={"HX-Request": "true"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "usr-001" in html
+    assert "901234567" not in html and "901234567" not in response["HX-Push-Url"]
+    assert "ph=" in response["HX-Push-Url"] and "sort=full_name" in response["HX-Push-Url"]
+
+
+def test_a_phone_search_for_an_unknown_number_finds_nobody(client, customer):
+    client = staff_client(client, "support")
+
+    html = client.get("/customers/", {"q": "+998 99 000 00 00"}, follow=True).content.decode()
+
+    assert 'href="/customers/usr-001/"' not in html
