@@ -187,8 +187,10 @@ Q_CLUSTER = {
     "name": "bnpl",
     "workers": env.int("Q_WORKERS", default=2),
     "orm": "default",
-    "timeout": 90,
-    "retry": 120,  # must exceed timeout, or a running task is delivered a second time
+    "timeout": env.int("Q_TIMEOUT", default=90),
+    # Must exceed timeout, or a running task is delivered a second time; an unacknowledged task
+    # (its worker was killed) is delivered again after this many seconds.
+    "retry": env.int("Q_RETRY", default=120),
     "max_attempts": 5,
     "catch_up": False,
     "cache": "default",

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from bnpl_admin.audit.views import AuditLog
 from bnpl_admin.customers.views import DebtReview
+from bnpl_admin.webhooks.endpoint import refund_status
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False), name="home"),
@@ -13,5 +14,7 @@ urlpatterns = [
     path("", include("bnpl_admin.refunds.urls")),
     path("risk/", DebtReview.as_view(), name="risk"),
     path("audit/", AuditLog.as_view(), name="audit"),
+    path("", include("bnpl_admin.webhooks.urls")),
+    path("webhook/refund-status/", refund_status, name="webhook-refund-status"),
     path("admin/", admin.site.urls),
 ]

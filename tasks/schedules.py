@@ -6,6 +6,11 @@ SCHEDULES = [
         "func": "tasks.overdue.run_check_overdue",
         "minutes": 5,
     },
+    {
+        "name": "requeue-stale-webhook-events",
+        "func": "tasks.webhooks.requeue_stale_webhook_events",
+        "minutes": 1,
+    },
 ]
 
 

@@ -147,8 +147,8 @@ def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merc
 
 
 def lock_refund(refund_ref) -> Refund:
-    """The refund by UUID or transaction id, locked until the surrounding transaction ends."""
-    refunds = Refund.objects.select_for_update().select_related("customer")
+    """The refund by UUID or transaction id, locked (its row only) until the transaction ends."""
+    refunds = Refund.objects.select_for_update(of=("self",)).select_related("customer", "plan")
     try:
         return refunds.get(pk=uuid.UUID(str(refund_ref)))
     except (ValueError, Refund.DoesNotExist):
@@ -201,16 +201,21 @@ class MerchantUpdate:
 
 
 @transaction.atomic
-def apply_merchant_status(*, refund_ref, status: str, actor: Actor, merchant_reference: str = "") -> MerchantUpdate:
+def apply_merchant_status(
+    *, refund_ref, status: str, actor: Actor, merchant=None, merchant_reference: str = ""
+) -> MerchantUpdate:
     """Apply a merchant's reported status to a refund (rule 5).
 
     A terminal refund never changes, and a move the state machine forbids (a late or out-of-order
     event) is not applied: `applied=False` with the reason. Raises RefundNotFound for an unknown
-    refund and ValueError for a status outside the webhook vocabulary.
+    refund, or for a refund on another merchant's plan when `merchant` is given (without saying
+    that it exists), and ValueError for a status outside the webhook vocabulary.
     """
     if status not in MERCHANT_STATUSES:
         raise ValueError(f"Invalid status: {status}")
     refund = lock_refund(refund_ref)
+    if merchant is not None and refund.plan is not None and refund.plan.merchant_id not in (None, merchant.pk):
+        raise RefundNotFound(f"Refund {refund_ref} not found")
     target = MERCHANT_STATUSES[status]
     if refund.status == target:
         return MerchantUpdate(applied=False, refund=refund, reason=f"Refund is already {target}")

@@ -14,6 +14,8 @@ def navigation(request):
                 "customers": user.has_perm("customers.view_customer"),
                 "risk": user.has_perm("customers.review_debt"),
                 "audit": user.has_perm("audit.view_auditevent"),
+                "webhooks": user.has_perm("webhooks.view_webhookevent"),
+                "merchants": user.has_perm("webhooks.view_merchant"),
                 "admin": user.is_staff,
             },
         }

@@ -1,0 +1,35 @@
+import django_tables2 as tables
+
+from bnpl_admin.webhooks.models import WebhookEvent
+
+
+class WebhookEventTable(tables.Table):
+    id = tables.Column(verbose_name="Event", linkify=("webhooks:detail", [tables.A("pk")]))
+    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i:s")
+    merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
+    webhook_id = tables.Column(verbose_name="Webhook ID")
+    refund_ref = tables.Column(verbose_name="Refund")
+    requested_status = tables.Column(verbose_name="Reported")
+    status = tables.TemplateColumn(template_name="components/status_badge_cell.html", verbose_name="Status")
+    attempts = tables.Column(verbose_name="Attempts", attrs={"td": {"class": "num"}})
+    detail = tables.Column(verbose_name="Detail", orderable=False, attrs={"td": {"class": "wrap"}})
+
+    class Meta:
+        model = WebhookEvent
+        fields = ("id", "received_at", "merchant", "webhook_id", "refund_ref", "requested_status", "status")
+        sequence = (
+            "id",
+            "received_at",
+            "merchant",
+            "webhook_id",
+            "refund_ref",
+            "requested_status",
+            "status",
+            "attempts",
+            "detail",
+        )
+        attrs = {"class": "table"}
+        order_by = ("-received_at",)
+
+    def value_status(self, value):
+        return value

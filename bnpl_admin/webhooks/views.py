@@ -1,0 +1,73 @@
+"""Back-office pages for webhook events and merchants."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.paginators import LazyPaginator
+
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers.views import HtmxTableMixin
+from bnpl_admin.webhooks import services
+from bnpl_admin.webhooks.filters import WebhookEventFilter
+from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+from bnpl_admin.webhooks.tables import WebhookEventTable
+
+REPROCESSABLE = (WebhookEvent.Status.FAILED, WebhookEvent.Status.UNMATCHED)
+
+
+class EventList(PermissionRequiredMixin, HtmxTableMixin, SingleTableMixin, FilterView):
+    permission_required = "webhooks.view_webhookevent"
+    table_class = WebhookEventTable
+    filterset_class = WebhookEventFilter
+    table_pagination = {"per_page": 50, "paginator_class": LazyPaginator}
+    template_name = "webhooks/list.html"
+
+    def get_queryset(self):
+        return WebhookEvent.objects.select_related("merchant")
+
+
+@permission_required("webhooks.view_webhookevent", raise_exception=True)
+def event_detail(request, event_id):
+    event = get_object_or_404(WebhookEvent.objects.select_related("merchant", "refund__customer"), pk=event_id)
+    history = AuditEvent.objects.filter(target_type="webhook_event", target_id=str(event.pk)).order_by("-at", "-id")
+    return render(
+        request,
+        "webhooks/detail.html",
+        {"event": event, "history": history, "reprocessable": event.status in REPROCESSABLE},
+    )
+
+
+@require_POST
+@permission_required("webhooks.reprocess_webhookevent", raise_exception=True)
+def reprocess(request, event_id):
+    try:
+        services.reprocess_event(event_id=event_id, actor=Actor.from_request(request))
+    except WebhookEvent.DoesNotExist:
+        return redirect("webhooks:list")
+    except services.NotReprocessable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Event {event_id} queued for processing again.")
+    return redirect("webhooks:detail", event_id=event_id)
+
+
+@permission_required("webhooks.view_merchant", raise_exception=True)
+def merchant_list(request):
+    since = timezone.now() - timedelta(hours=24)
+    counts = {
+        status: Count("events", filter=Q(events__status=status, events__received_at__gte=since))
+        for status in WebhookEvent.Status.values
+    }
+    merchants = Merchant.objects.annotate(**{f"n_{s.lower()}": c for s, c in counts.items()}).order_by("code")
+    recent = {merchant.pk: list(merchant.events.order_by("-received_at")[:5]) for merchant in merchants}
+    rows = [(merchant, recent[merchant.pk]) for merchant in merchants]
+    return render(request, "webhooks/merchants.html", {"rows": rows, "now": timezone.now()})
