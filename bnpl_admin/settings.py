@@ -127,6 +127,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {
     # Shared between the web server and qcluster (django-q2 keeps cluster stats in the cache).
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bnpl_cache"},
+    # API throttling: per process, so that a request costs no database round trip for it.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -172,10 +174,18 @@ DJANGO_TABLES2_TEMPLATE = "components/table.html"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["bnpl_admin.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["bnpl_admin.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env.str("API_THROTTLE_RATE", default="6000/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bnpl_admin.api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "BNPL back office API",
+    "DESCRIPTION": "JSON API v1. Authenticate with `Authorization: Bearer <token>` (manage.py issue_api_token). "
+    'Errors are `{"error": "..."}`. Amounts are strings with two decimals.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

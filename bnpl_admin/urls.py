@@ -16,5 +16,6 @@ urlpatterns = [
     path("audit/", AuditLog.as_view(), name="audit"),
     path("", include("bnpl_admin.webhooks.urls")),
     path("webhook/refund-status/", refund_status, name="webhook-refund-status"),
+    path("api/v1/", include("bnpl_admin.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -115,3 +115,16 @@ def debt_users() -> QuerySet[Customer]:
 def timeline(customer: Customer, *, limit: int = 100) -> QuerySet[AuditEvent]:
     """Everything that happened to a customer, newest first."""
     return AuditEvent.objects.filter(customer_ref=customer.customer_id).order_by("-at", "-id")[:limit]
+
+
+def overdue_installments(customer: Customer) -> list[Installment]:
+    """The customer's OVERDUE installments, oldest first, each with `days_overdue`."""
+    today = timezone.localdate()
+    installments = list(
+        Installment.objects.filter(customer=customer, status=Installment.Status.OVERDUE)
+        .only("id", "plan_id", "amount_due", "due_date")
+        .order_by("due_date", "id")
+    )
+    for installment in installments:
+        installment.days_overdue = (today - installment.due_date).days
+    return installments

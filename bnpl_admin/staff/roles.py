@@ -8,6 +8,7 @@ RISK = "risk"
 
 SUPPORT_PERMISSIONS = [
     "customers.view_customer",
+    "customers.add_customer",
     "plans.view_plan",
     "plans.add_plan",
     "plans.record_payment",

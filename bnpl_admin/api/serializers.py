@@ -1,0 +1,170 @@
+"""Request validation and response bodies of the JSON API v1 (the contract's field names)."""
+
+import re
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from bnpl_admin.customers import masking
+from bnpl_admin.money import MAX_AMOUNT
+from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
+
+USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+class Money(serializers.DecimalField):
+    """Amounts in: a decimal string or number with at most 2 places; out: a string "166.67"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal("0.01"))
+        super().__init__(max_digits=14, decimal_places=2, max_value=MAX_AMOUNT, coerce_to_string=True, **kwargs)
+
+
+# Requests
+
+
+class CustomerCreateSerializer(serializers.Serializer):
+    user_id = serializers.CharField(max_length=64)
+    full_name = serializers.CharField(max_length=200)
+    phone_number = serializers.CharField(max_length=32)
+    passport_number = serializers.CharField(max_length=32)
+    card_number = serializers.CharField(max_length=32)
+    date_of_birth = serializers.DateField()
+
+    def validate_user_id(self, value):
+        if not USER_ID.match(value):
+            raise serializers.ValidationError("Use letters, digits, '-', '_' or '.' (at most 64)")
+        return value
+
+    def validate_full_name(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate_phone_number(self, value):
+        if masking.mask_phone(value) in ("", masking.FULL_MASK):
+            raise serializers.ValidationError("Not a valid phone number (e.g. +998901234567)")
+        return value
+
+    def validate_card_number(self, value):
+        if masking.mask_card_number(value) in ("", masking.FULL_MASK):
+            raise serializers.ValidationError("Not a valid card number (12 to 19 digits)")
+        return value
+
+    def validate_passport_number(self, value):
+        if masking.mask_passport(value) in ("", masking.FULL_MASK):
+            raise serializers.ValidationError("Not a valid passport number (e.g. AA1234567)")
+        return value
+
+    def validate_date_of_birth(self, value):
+        if value >= timezone.localdate():
+            raise serializers.ValidationError("Must be in the past")
+        if value.year < 1900:
+            raise serializers.ValidationError("Must be after 1900")
+        return value
+
+
+class RepaymentSerializer(serializers.Serializer):
+    installment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500, allow_empty=False
+    )
+
+
+class PlanCreateSerializer(serializers.Serializer):
+    user_id = serializers.CharField(max_length=64)
+    total_amount = Money()
+    installment_count = serializers.IntegerField(
+        min_value=MIN_INSTALLMENTS, max_value=MAX_INSTALLMENTS, required=False, default=3
+    )
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    user_id = serializers.CharField(max_length=64)
+    transaction_id = serializers.CharField(max_length=64)
+    amount = Money()
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    plan_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class CancelRefundSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# Responses
+
+
+class CustomerSerializer(serializers.Serializer):
+    user_id = serializers.CharField(source="customer_id")
+    full_name = serializers.CharField()
+    phone_number = serializers.CharField(source="phone_masked")
+    passport_number = serializers.CharField(source="passport_masked")
+    card_number = serializers.CharField(source="card_masked")
+    date_of_birth = serializers.DateField(allow_null=True)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class InstallmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    amount_due = Money(min_value=None)
+    due_date = serializers.DateField()
+    status = serializers.CharField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+class PlanSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user_id = serializers.CharField(source="customer.customer_id")
+    total_amount = Money()
+    installment_count = serializers.IntegerField()
+    status = serializers.CharField()
+    installments = InstallmentSerializer(many=True, source="installments.all")
+    created_at = serializers.DateTimeField()
+
+
+class RefundSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user_id = serializers.CharField(source="customer.customer_id")
+    plan_id = serializers.UUIDField(allow_null=True)
+    transaction_id = serializers.CharField()
+    amount = Money()
+    reason = serializers.CharField()
+    status = serializers.CharField()
+    merchant_reference = serializers.CharField()
+    processed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class OverdueInstallmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    plan_id = serializers.UUIDField()
+    amount_due = Money(min_value=None)
+    due_date = serializers.DateField()
+    days_overdue = serializers.IntegerField()
+
+
+class DebtStatusSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    has_overdue = serializers.BooleanField()
+    total_debt = Money(min_value=None)
+    overdue_installments = OverdueInstallmentSerializer(many=True)
+    total_overdue_count = serializers.IntegerField()
+    user_status = serializers.CharField()
+
+
+class RepaymentResultSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    paid_installments = serializers.IntegerField()
+    user_status = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded", "unavailable"])
+    database = serializers.CharField()
+    task_queue = serializers.CharField()

@@ -1,0 +1,24 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bnpl_admin.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("users/", views.UserList.as_view(), name="users"),
+    path("users/<str:customer_id>/", views.UserDetail.as_view(), name="user"),
+    path("debt/<str:customer_id>/", views.DebtView.as_view(), name="debt"),
+    path("plans/", views.PlanCreate.as_view(), name="plans"),
+    path("plans/<uuid:plan_id>/", views.PlanDetail.as_view(), name="plan"),
+    path("refunds/", views.RefundCreate.as_view(), name="refunds"),
+    path("refunds/<uuid:refund_id>/", views.RefundDetail.as_view(), name="refund"),
+    path("refunds/<uuid:refund_id>/cancel/", views.RefundCancel.as_view(), name="refund-cancel"),
+    path("health/", views.Health.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[], authentication_classes=[]),
+        name="docs",
+    ),
+]
