@@ -34,4 +34,11 @@ USER app
 
 EXPOSE 8000
 
+# The public probe: 200 while the database answers (503 otherwise). Sent with the first allowed
+# host and as HTTPS-behind-a-proxy so that ALLOWED_HOSTS and the SSL redirect let it through.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD python -c "import os, sys, urllib.request as u; \
+host = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.') or 'localhost'; \
+r = u.urlopen(u.Request('http://127.0.0.1:8000/api/v1/health/', headers={'Host': host, 'X-Forwarded-Proto': 'https'}), timeout=4); \
+sys.exit(0 if r.status == 200 else 1)"
+
 CMD ["gunicorn", "bnpl_admin.wsgi", "--workers", "3", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from bnpl_admin.audit.views import AuditLog
 from bnpl_admin.customers.views import DebtReview
+from bnpl_admin.dashboard import views as dashboard_views
 from bnpl_admin.webhooks.endpoint import refund_status
 
 urlpatterns = [
@@ -17,5 +18,6 @@ urlpatterns = [
     path("", include("bnpl_admin.webhooks.urls")),
     path("webhook/refund-status/", refund_status, name="webhook-refund-status"),
     path("api/v1/", include("bnpl_admin.api.urls")),
+    path("health/", dashboard_views.health, name="health"),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,16 @@ SCHEDULES = [
         "func": "tasks.webhooks.requeue_stale_webhook_events",
         "minutes": 1,
     },
+    {
+        "name": "refresh-dashboard-figures",
+        "func": "tasks.dashboard.refresh_dashboard_figures",
+        "minutes": 1,
+    },
+    {
+        "name": "purge-expired-idempotency-keys",
+        "func": "tasks.api.purge_expired_idempotency_keys",
+        "minutes": 60,
+    },
 ]
 
 

@@ -12,3 +12,18 @@ document.addEventListener("submit", function (event) {
     setTimeout(function () { once.disabled = true; once.textContent = "Working…"; }, 0);
   }
 });
+
+// Live panels: an element with data-poll="<ms>" is refreshed by htmx (its "refresh" trigger) on
+// that interval, only while the tab is visible, and at once when the tab becomes visible again.
+(function () {
+  function refresh() {
+    if (document.visibilityState !== "visible" || !window.htmx) return;
+    document.querySelectorAll("[data-poll]").forEach(function (el) { htmx.trigger(el, "refresh"); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var el = document.querySelector("[data-poll]");
+    if (!el) return;
+    setInterval(refresh, parseInt(el.dataset.poll, 10) || 5000);
+    document.addEventListener("visibilitychange", refresh);
+  });
+})();

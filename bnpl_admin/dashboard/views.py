@@ -1,0 +1,26 @@
+import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from bnpl_admin.dashboard import charts, metrics
+
+
+@never_cache
+@login_required
+def health(request):
+    """The live health page; htmx polls it for the `panels` partial every 5 s while visible."""
+    figures = metrics.business_figures()
+    today = timezone.localdate()
+    context = {
+        "figures": figures,
+        "figures_at": datetime.datetime.fromisoformat(figures["computed_at"]),
+        "checks": metrics.system_checks(),
+        "refund_chart": charts.refunds_by_status(figures["refunds"]),
+        "installment_chart": charts.installments_by_day(figures["installments_by_day"], today=today),
+        "updated_at": timezone.now(),
+    }
+    template = "dashboard/health.html#panels" if request.htmx else "dashboard/health.html"
+    return render(request, template, context)
