@@ -4,6 +4,7 @@ Browser tests are marked `browser`; the root conftest skips them when /usr/bin/c
 or fails them when REQUIRE_BROWSER=1. Screenshots land in e2e-artifacts/screenshots/.
 """
 
+import io
 import os
 import re
 import time
@@ -78,6 +79,15 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture
+def demo_staff(transactional_db):
+    """The demo staff accounts (support/support-demo, risk/risk-demo, admin/admin-demo) and merchants."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--customers", "0", stdout=io.StringIO())
+    return {"support": "support-demo", "risk": "risk-demo", "admin": "admin-demo"}
 
 
 def pytest_configure(config):

@@ -161,7 +161,7 @@ def validate_payload(payload) -> dict:
     refund_id, status = payload.get("refund_id"), payload.get("status")
     if not isinstance(refund_id, str) or not refund_id.strip() or status in (None, ""):
         raise InvalidPayload(MISSING_FIELDS)
-    if status not in MERCHANT_STATUSES:
+    if not isinstance(status, str) or status not in MERCHANT_STATUSES:
         raise InvalidPayload(INVALID_STATUS)
     if len(refund_id) > 64:
         raise InvalidPayload("refund_id must be at most 64 characters")
