@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
@@ -31,18 +31,40 @@ class HtmxTableMixin:
         return [self.template_name]
 
 
-class PhoneSearchMixin:
-    """Keep a typed phone number out of URLs, history, links and logs: `q=<phone>` becomes
-    `ph=<lookup hash>` before anything is rendered (a redirect, or htmx's pushed URL)."""
+class SearchFormMixin:
+    """Search without a typed phone number ever reaching a URL, a link, history or an access log.
+
+    The search form is POSTed and answered with the equivalent GET URL (a redirect, or htmx's
+    pushed URL), in which a phone number has become `ph=<its lookup hash>`. A GET with `q=<phone>`
+    (an old bookmark) is redirected the same way.
+    """
+
+    search_params = ("q", "status", "sort")
+
+    def _search_url(self, source) -> tuple[str, QueryDict]:
+        params = QueryDict(mutable=True)
+        for name in self.search_params:
+            if source.get(name):
+                params[name] = source[name]
+        query = params.get("q", "")
+        if selectors.looks_like_phone(query):
+            del params["q"]
+            params["ph"] = selectors.phone_lookup_hash(query)
+        elif source.get("ph") and not query:
+            params["ph"] = source["ph"]
+        return f"{self.request.path}?{params.urlencode()}" if params else self.request.path, params
 
     def get(self, request, *args, **kwargs):
         query = request.GET.get("q", "")
-        if not selectors.looks_like_phone(query):
-            return super().get(request, *args, **kwargs)
-        params = request.GET.copy()
-        params.pop("q")
-        params["ph"] = selectors.phone_lookup_hash(query)
-        url = f"{request.path}?{params.urlencode()}"
+        if selectors.looks_like_phone(query):
+            params = request.GET.copy()
+            del params["q"]
+            params["ph"] = selectors.phone_lookup_hash(query)
+            return redirect(f"{request.path}?{params.urlencode()}")
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        url, params = self._search_url(request.POST)
         if not request.htmx:
             return redirect(url)
         request.GET = params
@@ -51,9 +73,7 @@ class PhoneSearchMixin:
         return response
 
 
-class CustomerList(
-    PermissionRequiredMixin, PhoneSearchMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView
-):
+class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -66,7 +86,7 @@ class CustomerList(
         return selectors.customer_list()
 
 
-class DebtReview(PermissionRequiredMixin, PhoneSearchMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
     filterset_class = DebtUserFilter

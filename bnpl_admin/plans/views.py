@@ -16,6 +16,7 @@ from bnpl_admin.plans.forms import PaymentForm, PlanForm
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.templatetags.bnpl import money
 
 
 def _schedule_preview(form: PlanForm):
@@ -59,9 +60,8 @@ def create_plan(request, customer_id):
             if submitted.replayed:
                 messages.info(request, "This plan was already created; showing it.")
             else:
-                messages.success(
-                    request, f"Plan of {data['total_amount']} in {data['installment_count']} installments created."
-                )
+                count = data["installment_count"]
+                messages.success(request, f"Plan of {money(data['total_amount'])} in {count} installments created.")
             return redirect(submitted.result_url)
     return render(
         request,

@@ -131,13 +131,32 @@ def test_a_phone_search_is_redirected_to_its_lookup_hash(client, customer):
 def test_a_phone_search_through_htmx_pushes_a_url_without_the_number(client, customer):
     client = staff_client(client, "support")
 
-    response = client.get("/customers/", {"q": RAW_PHONE, "sort": "full_name"}, headers={"HX-Request": "true"})
+    response = client.post("/customers/", {"q": RAW_PHONE, "sort": "full_name"}, headers={"HX-Request": "true"})
 
     html = response.content.decode()
     assert response.status_code == 200
     assert "usr-001" in html
     assert "901234567" not in html and "901234567" not in response["HX-Push-Url"]
     assert "ph=" in response["HX-Push-Url"] and "sort=full_name" in response["HX-Push-Url"]
+
+
+def test_the_search_form_posts_and_is_answered_with_the_equivalent_url(client, customer):
+    client = staff_client(client, "support")
+
+    by_name = client.post("/customers/", {"q": "Aziz", "status": "NORMAL"})
+    by_phone = client.post("/customers/", {"q": "+998 90 123 45 67"})
+
+    assert by_name.status_code == 302 and by_name.url == "/customers/?q=Aziz&status=NORMAL"
+    assert by_phone.status_code == 302 and by_phone.url.startswith("/customers/?ph=")
+    assert "usr-001" in client.get(by_phone.url).content.decode()
+
+
+def test_links_to_a_profile_are_not_swapped_into_the_table(client, customer):
+    html = staff_client(client, "support").get("/customers/").content.decode()
+
+    table = html.split('id="table"', 1)[1]
+    assert 'hx-boost="true"' in table  # sorting and paging
+    assert table.count('hx-boost="true"') == table.count("<thead") + table.count('class="pagination"')
 
 
 def test_a_phone_search_for_an_unknown_number_finds_nobody(client, customer):

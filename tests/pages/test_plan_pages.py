@@ -192,7 +192,7 @@ def test_posting_the_form_creates_one_plan_and_redirects_to_the_profile(support_
     assert event.actor_user == support_client.user and event.customer_ref == "usr-001"
 
     profile = support_client.get(response.url)
-    assert "Plan of 500.00 in 3 installments created." in messages_of(profile)
+    assert "Plan of 500.00 UZS in 3 installments created." in messages_of(profile)
     assert f'id="plan-{plan.pk}"' in html_of(profile)
 
 
