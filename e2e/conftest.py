@@ -91,6 +91,9 @@ def demo_staff(transactional_db):
 
 
 def pytest_configure(config):
+    # Each run's screenshots replace the previous run's, so the folder shows one run.
+    for old in SCREENSHOT_DIR.glob("*.png"):
+        old.unlink()
     # Noise from plugins/settings that the e2e run cannot act on.
     config.addinivalue_line("filterwarnings", "ignore:Session-scoped fixtures defined as instance methods")
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
