@@ -1,0 +1,122 @@
+"""Production hardening: deploy checks, CSP, login throttling, no caching, request ids, safe logs."""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from bnpl_admin.staff.logging import MaskPersonalData, RequestJsonFormatter
+from tests.factories import UserFactory
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_production_settings_pass_the_deploy_checks_with_no_warning():
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS")}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="k" * 20 + "a-long-random-looking-secret-value-0123456789",
+        FIELD_ENCRYPTION_KEYS="Idy7zE__t0PmivJlJkYFQ2H4Ldv7myKQj-yA-ePIq3o=",
+        ALLOWED_HOSTS="bnpl.example.com",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_with_a_nonce_for_htmx(client):
+    client.force_login(UserFactory.support())
+
+    response = client.get("/customers/")
+
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"' in response.content.decode()
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_staff_pages_are_never_cached(client):
+    client.force_login(UserFactory.support())
+
+    response = client.get("/customers/")
+
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_every_response_has_a_request_id_and_a_sane_incoming_one_is_kept(client):
+    assert len(client.get("/accounts/login/")["X-Request-ID"]) == 32
+    assert client.get("/accounts/login/", headers={"X-Request-ID": "lb-123"})["X-Request-ID"] == "lb-123"
+    assert client.get("/accounts/login/", headers={"X-Request-ID": "bad id\n"})["X-Request-ID"] != "bad id\n"
+
+
+@pytest.mark.django_db
+def test_repeated_failed_sign_ins_lock_the_account_for_a_while(client):
+    User.objects.create_user("agent", password="right-password-1")
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "agent", "password": "wrong"})
+
+    response = client.post("/accounts/login/", {"username": "agent", "password": "right-password-1"})
+
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_correct_sign_in_still_works_after_a_few_mistakes(client):
+    User.objects.create_user("agent", password="right-password-1")
+    for _ in range(3):
+        client.post("/accounts/login/", {"username": "agent", "password": "wrong"})
+
+    response = client.post("/accounts/login/", {"username": "agent", "password": "right-password-1"})
+
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_access_log_has_the_request_id_user_and_timing_but_no_query_string(client, caplog):
+    client.force_login(UserFactory.support(username="agent-7"))
+    with caplog.at_level(logging.INFO, logger="bnpl.access"):
+        client.get("/customers/?q=%2B998901234567", headers={"X-Request-ID": "req-1"})
+
+    [record] = [r for r in caplog.records if r.name == "bnpl.access" and r.request_id == "req-1"]
+    assert record.path == "/customers/" and record.user == "agent-7" and record.duration_ms >= 0
+    assert "998901234567" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+998901234567", "998901234567", "4111111111111111", "4111 1111 1111 1111", "+998 90 123-45-67", "AA1234567"],
+)
+def test_log_lines_never_carry_a_raw_phone_card_or_passport_number(raw):
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "lookup of %s failed", (raw,), None)
+
+    MaskPersonalData().filter(record)
+
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    assert digits not in "".join(ch for ch in record.getMessage() if ch.isdigit())
+
+
+def test_production_logs_are_json_with_the_request_fields():
+    record = logging.LogRecord("bnpl.access", logging.INFO, __file__, 1, "GET / 200", (), None)
+    record.request_id, record.user, record.duration_ms = "r-1", "agent", 3.2
+
+    line = RequestJsonFormatter().format(record)
+
+    assert '"request_id": "r-1"' in line and '"user": "agent"' in line and '"message": "GET / 200"' in line
