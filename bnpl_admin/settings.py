@@ -253,7 +253,6 @@ if env.bool("Q_SYNC", default=False):
 
 # Webhook processing: events left RECEIVED longer than this are re-queued by the sweeper.
 WEBHOOK_STALE_AFTER_SECONDS = env.int("WEBHOOK_STALE_AFTER_SECONDS", default=180)
-WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 
 LOGGING = {

@@ -51,7 +51,7 @@ def refund_status(request):
         return _error(str(exc), 401)
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         logger.warning("Webhook refused (400) merchant=%s: body is not JSON", merchant.code)
         return _error("Body must be valid JSON", 400)
     try:

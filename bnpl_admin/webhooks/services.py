@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ PROCESS_TASK = "tasks.webhooks.process_webhook_event"
 MISSING_FIELDS = "Missing required fields: refund_id and status"
 INVALID_STATUS = "Invalid status. Must be one of: approved, rejected, processing, failed"
 ROTATION_GRACE = datetime.timedelta(hours=24)
+_SIGNATURE = re.compile(r"^v1,[A-Za-z0-9+/]+={0,2}$")
 
 
 class MerchantExists(Exception):
@@ -137,6 +139,11 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
     merchant = Merchant.objects.filter(code=merchant_code, is_active=True).first()
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
+    # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.
+    signatures = [sig for sig in headers["webhook-signature"].split(" ") if _SIGNATURE.match(sig)]
+    if not signatures:
+        raise InvalidSignature("Invalid signature")
+    headers = {**headers, "webhook-signature": " ".join(signatures)}
     try:
         text = body.decode()
     except UnicodeDecodeError:
@@ -161,6 +168,8 @@ def validate_payload(payload) -> dict:
     refund_id, status = payload.get("refund_id"), payload.get("status")
     if not isinstance(refund_id, str) or not refund_id.strip() or status in (None, ""):
         raise InvalidPayload(MISSING_FIELDS)
+    if "\x00" in refund_id:
+        raise InvalidPayload("refund_id must not contain NUL characters")
     if not isinstance(status, str) or status not in MERCHANT_STATUSES:
         raise InvalidPayload(INVALID_STATUS)
     if len(refund_id) > 64:
@@ -168,8 +177,8 @@ def validate_payload(payload) -> dict:
     reference = payload.get("merchant_reference", "")
     if reference is None:
         reference = ""
-    if not isinstance(reference, str) or len(reference) > 128:
-        raise InvalidPayload("merchant_reference must be a string of at most 128 characters")
+    if not isinstance(reference, str) or len(reference) > 128 or "\x00" in reference:
+        raise InvalidPayload("merchant_reference must be a string of at most 128 characters, without NUL")
     return {"refund_id": refund_id.strip(), "status": status, "merchant_reference": reference}
 
 
@@ -288,9 +297,16 @@ def reprocess_event(*, event_id: int, actor: Actor) -> WebhookEvent:
 
 
 def requeue_stale_events(*, older_than: datetime.timedelta | None = None, limit: int = 500) -> int:
-    """Queue again the events still RECEIVED after `older_than` (their task was lost)."""
+    """Queue again the events still RECEIVED after `older_than` whose task was lost (the broker
+    holds no task at all); `older_than=0` forces it."""
+    from django_q.models import OrmQ
+
     if older_than is None:
         older_than = datetime.timedelta(seconds=settings.WEBHOOK_STALE_AFTER_SECONDS)
+    if OrmQ.objects.exists() and older_than.total_seconds() > 0:
+        # Tasks are still waiting in the broker (a backlog, or ones a killed worker left, which the
+        # broker delivers again after Q_RETRY): queueing the same events again would only pile up.
+        return 0
     cutoff = timezone.now() - older_than
     stale = list(
         WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, received_at__lt=cutoff)
