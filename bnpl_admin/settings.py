@@ -275,6 +275,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # runserver's own request lines would print query strings; ours (bnpl.access) never do.
         "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
         "bnpl.access": {"level": env.str("ACCESS_LOG_LEVEL", default="INFO")},
     },
 }
