@@ -21,3 +21,6 @@ urlpatterns = [
     path("health/", dashboard_views.health, name="health"),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "bnpl_admin.staff.errors.server_error"
+handler404 = "bnpl_admin.staff.errors.not_found"

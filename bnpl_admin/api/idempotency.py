@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
 from bnpl_admin.api.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
@@ -98,8 +101,24 @@ def run_idempotent(request, *, endpoint: str, handler: Callable[[], Response]) -
                 claimed.delete()
         return response
     except BaseException:
-        IdempotencyKey.objects.filter(pk=claimed.pk, state=IdempotencyKey.State.IN_FLIGHT).delete()
+        _release(claimed)
         raise
+
+
+def _release(claimed: IdempotencyKey) -> None:
+    """Free the key of a request that failed, so that the client's retry runs it again. If the
+    failure was the database connection itself, try once on a fresh connection; failing that, the
+    key is taken over after ABANDONED_AFTER."""
+    for attempt in range(2):
+        try:
+            IdempotencyKey.objects.filter(pk=claimed.pk, state=IdempotencyKey.State.IN_FLIGHT).delete()
+            return
+        except DatabaseError:
+            if attempt == 0 and not connection.in_atomic_block:
+                connection.close()
+                continue
+            logger.warning("Could not release Idempotency-Key %s; it will be taken over later", claimed.key)
+            return
 
 
 def purge_expired() -> int:

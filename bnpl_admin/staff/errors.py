@@ -1,0 +1,41 @@
+"""Error responses: never a traceback; JSON for machine clients; 503 when the database is away."""
+
+import logging
+import sys
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
+
+logger = logging.getLogger(__name__)
+
+MACHINE_PREFIXES = ("/api/", "/webhook/")
+
+
+def _database_unavailable(exc) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: the transaction was rolled back already; say so plainly and cheaply."""
+    exc = sys.exc_info()[1]
+    unavailable = _database_unavailable(exc)
+    status = 503 if unavailable else 500
+    message = "The database is not available; try again shortly" if unavailable else "Internal server error"
+    if request.path.startswith(MACHINE_PREFIXES):
+        response = JsonResponse({"error": message}, status=status)
+    else:
+        # No request context: its processors could need the very database that is failing.
+        response = HttpResponse(loader.render_to_string("500.html", {"unavailable": unavailable}), status=status)
+    if unavailable:
+        response["Retry-After"] = "5"
+    return response
+
+
+def not_found(request, exception=None):
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse({"error": "Not found"}, status=404)
+    return render(request, "404.html", status=404)
