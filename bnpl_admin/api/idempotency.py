@@ -84,8 +84,8 @@ def run_idempotent(request, *, endpoint: str, handler: Callable[[], Response]) -
     if key is None:
         return handler()
     key = key.strip()
-    if not key or len(key) > 255:
-        return _error("Idempotency-Key must be 1 to 255 characters", 400)
+    if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
+        return _error("Idempotency-Key must be 1 to 255 printable ASCII characters", 400)
     claimed = _claim(owner=request.user, endpoint=endpoint, key=key, print_=fingerprint(request.data))
     if isinstance(claimed, Response):
         return claimed

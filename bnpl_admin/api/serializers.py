@@ -67,7 +67,10 @@ class CustomerCreateSerializer(serializers.Serializer):
 
 class RepaymentSerializer(serializers.Serializer):
     installment_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500, allow_empty=False
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=500,
+        allow_empty=False,
     )
 
 
@@ -165,6 +168,6 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "degraded", "unavailable"])
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
     database = serializers.CharField()
     task_queue = serializers.CharField()

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.urls import path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from bnpl_admin.api import views
@@ -22,10 +23,14 @@ urlpatterns = [
     path(
         "docs/",
         # Swagger UI's page has one inline <style>: allowed on this page only. Its script is served
-        # by the split view as a separate file, so scripts stay 'self' only.
-        csp_override(
-            {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE], "img-src": [CSP.SELF, "data:"]}
-        )(SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[], authentication_classes=[])),
+        # by the split view as a separate file, so scripts stay 'self' only. GET/HEAD only.
+        require_safe(
+            csp_override({**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]})(
+                SpectacularSwaggerSplitView.as_view(
+                    url_name="api:schema", permission_classes=[], authentication_classes=[]
+                )
+            )
+        ),
         name="docs",
     ),
 ]

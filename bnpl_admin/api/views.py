@@ -38,7 +38,8 @@ def error(message: str, code: int) -> Response:
 
 
 def errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+    """Error responses for the schema; 429 (throttled) can happen on every authenticated call."""
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in (*codes, 429)}
 
 
 class ApiView(APIView):
@@ -59,6 +60,10 @@ class UserList(ListAPIView, ApiView):
 
     def get_queryset(self):
         return customer_selectors.customer_list()
+
+    @extend_schema(responses={200: s.CustomerSerializer(many=True), **errors(401, 403, 404)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=s.CustomerCreateSerializer,

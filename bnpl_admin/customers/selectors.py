@@ -54,6 +54,8 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
 
 
 def get_customer(customer_id: str) -> Customer:
+    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
+        raise CustomerNotFound(customer_id.replace("\x00", ""))
     try:
         return Customer.objects.get(customer_id=customer_id)
     except Customer.DoesNotExist:

@@ -87,6 +87,8 @@ def create_customer(
 
 def lock_customer(customer_id: str) -> Customer:
     """The customer row, locked until the surrounding transaction ends."""
+    if "\x00" in customer_id:
+        raise CustomerNotFound(customer_id.replace("\x00", ""))
     try:
         return Customer.objects.select_for_update().get(customer_id=customer_id)
     except Customer.DoesNotExist:

@@ -1,0 +1,288 @@
+"""GET/POST /api/v1/users/ and GET /api/v1/users/<customer_id>/: masked customers."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.customers.encryption import decrypt
+from bnpl_admin.customers.models import Customer
+from tests.api.conftest import assert_error, assert_iso_date, assert_iso_datetime
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER_FIELDS = {
+    "user_id",
+    "full_name",
+    "phone_number",
+    "passport_number",
+    "card_number",
+    "date_of_birth",
+    "status",
+    "created_at",
+}
+
+
+def new_customer(**overrides) -> dict:
+    body = {
+        "user_id": "usr-new",
+        "full_name": "Dilnoza Karimova",
+        "phone_number": "+998901234567",
+        "passport_number": "AA1234567",
+        "card_number": "4111111111111111",
+        "date_of_birth": "1991-03-04",
+    }
+    body.update(overrides)
+    return body
+
+
+class TestList:
+    def test_lists_masked_customers_in_a_paginated_envelope(self, support_client):
+        CustomerFactory(
+            customer_id="usr-001",
+            full_name="Aziz Rahimov",
+            phone_number="+998901234567",
+            card_number="4111111111111111",
+            passport_number="AA1234567",
+        )
+
+        response = support_client.get("/api/v1/users/")
+
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("application/json")
+        body = response.json()
+        assert set(body) == {"count", "next", "previous", "results"}
+        assert body["count"] == 1
+        assert body["next"] is None and body["previous"] is None
+        [customer] = body["results"]
+        assert set(customer) == CUSTOMER_FIELDS
+        assert customer["user_id"] == "usr-001"
+        assert customer["full_name"] == "Aziz Rahimov"
+        assert customer["phone_number"] == "+998****4567"
+        assert customer["card_number"] == "4111 **** **** 1111"
+        assert customer["passport_number"] == "AA*******"
+        assert customer["status"] == "NORMAL"
+        assert_iso_date(customer["date_of_birth"])
+        assert_iso_datetime(customer["created_at"])
+
+    def test_an_empty_list_is_an_empty_page(self, support_client):
+        assert support_client.get("/api/v1/users/").json() == {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
+
+    def test_is_ordered_by_customer_id_whatever_the_insertion_order(self, support_client):
+        for customer_id in ("usr-c", "usr-a", "usr-d", "usr-b"):
+            CustomerFactory(customer_id=customer_id)
+
+        results = support_client.get("/api/v1/users/").json()["results"]
+
+        assert [c["user_id"] for c in results] == ["usr-a", "usr-b", "usr-c", "usr-d"]
+
+    def test_pages_through_every_customer_once_with_page_and_page_size(self, support_client):
+        ids = [f"usr-{n:02d}" for n in range(7)]
+        for customer_id in reversed(ids):
+            CustomerFactory(customer_id=customer_id)
+
+        first = support_client.get("/api/v1/users/", {"page_size": 3}).json()
+        second = support_client.get("/api/v1/users/", {"page_size": 3, "page": 2}).json()
+        third = support_client.get("/api/v1/users/", {"page_size": 3, "page": 3}).json()
+
+        assert first["count"] == second["count"] == third["count"] == 7
+        seen = [c["user_id"] for page in (first, second, third) for c in page["results"]]
+        assert seen == ids
+        assert first["previous"] is None
+        assert "page=2" in first["next"] and "page_size=3" in first["next"]
+        assert "page_size=3" in second["previous"] and "page=3" in second["next"]
+        assert third["next"] is None
+
+    def test_the_default_page_holds_twenty_and_page_size_is_capped_at_a_hundred(self, support_client):
+        for n in range(105):
+            CustomerFactory(customer_id=f"usr-{n:03d}")
+
+        assert len(support_client.get("/api/v1/users/").json()["results"]) == 20
+        assert len(support_client.get("/api/v1/users/", {"page_size": 1000}).json()["results"]) == 100
+
+    @pytest.mark.parametrize("page", ["0", "99", "abc", "-1"])
+    def test_a_page_that_does_not_exist_is_a_json_404(self, support_client, page):
+        CustomerFactory()
+
+        assert_error(support_client.get("/api/v1/users/", {"page": page}), 404)
+
+    @pytest.mark.parametrize("page_size", ["0", "-5", "abc"])
+    def test_a_meaningless_page_size_falls_back_to_the_default(self, support_client, page_size):
+        CustomerFactory()
+
+        response = support_client.get("/api/v1/users/", {"page_size": page_size})
+
+        assert response.status_code == 200
+        assert response.json()["count"] == 1
+
+
+class TestDetail:
+    def test_returns_one_masked_customer(self, support_client):
+        CustomerFactory(
+            customer_id="usr-007",
+            full_name="Bekzod Aliev",
+            phone_number="+998935550011",
+            card_number="8600123412341234",
+            passport_number="AB7654321",
+            status=Customer.Status.DEBT_USER,
+        )
+
+        response = support_client.get("/api/v1/users/usr-007/")
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "user_id": "usr-007",
+            "full_name": "Bekzod Aliev",
+            "phone_number": "+998****0011",
+            "passport_number": "AB*******",
+            "card_number": "8600 **** **** 1234",
+            "date_of_birth": "1990-05-17",
+            "status": "DEBT_USER",
+            "created_at": response.json()["created_at"],
+        }
+        assert_iso_datetime(response.json()["created_at"])
+
+    def test_an_unknown_customer_is_a_json_404(self, support_client):
+        assert_error(support_client.get("/api/v1/users/usr-missing/"), 404, "User usr-missing not found")
+
+
+class TestCreate:
+    def test_creates_the_customer_and_answers_201_with_the_masked_customer(self, support_client, support_user):
+        response = support_client.post("/api/v1/users/", new_customer(), format="json")
+
+        assert response.status_code == 201, response.content
+        body = response.json()
+        assert set(body) == CUSTOMER_FIELDS
+        assert body["user_id"] == "usr-new"
+        assert body["full_name"] == "Dilnoza Karimova"
+        assert body["phone_number"] == "+998****4567"
+        assert body["passport_number"] == "AA*******"
+        assert body["card_number"] == "4111 **** **** 1111"
+        assert body["date_of_birth"] == "1991-03-04"
+        assert body["status"] == "NORMAL"
+        assert_iso_datetime(body["created_at"])
+        customer = Customer.objects.get(customer_id="usr-new")
+        assert decrypt(customer.phone_encrypted) == "+998901234567"
+        assert decrypt(customer.card_encrypted) == "4111111111111111"
+        assert decrypt(customer.passport_encrypted) == "AA1234567"
+        [event] = AuditEvent.objects.filter(action="customer.created")
+        assert event.actor_user_id == support_user.pk
+
+    def test_accepts_pii_typed_with_spaces_and_dashes(self, support_client):
+        body = new_customer(phone_number="+998 90 123-45-67", card_number="4111 1111 1111 1111")
+
+        response = support_client.post("/api/v1/users/", body, format="json")
+
+        assert response.status_code == 201, response.content
+        assert response.json()["phone_number"] == "+998****4567"
+        assert response.json()["card_number"] == "4111 **** **** 1111"
+
+    def test_a_duplicate_user_id_is_a_409_and_leaves_the_first_customer_as_it_was(self, support_client):
+        support_client.post("/api/v1/users/", new_customer(), format="json")
+
+        response = support_client.post(
+            "/api/v1/users/", new_customer(full_name="Someone Else", phone_number="+998907777777"), format="json"
+        )
+
+        assert_error(response, 409, "User usr-new already exists")
+        assert Customer.objects.get(customer_id="usr-new").full_name == "Dilnoza Karimova"
+        assert AuditEvent.objects.filter(action="customer.created").count() == 1
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("user_id", ""),
+            ("user_id", "has space"),
+            ("user_id", "x" * 65),
+            ("user_id", "-leading-dash"),
+            ("user_id", ["usr-1"]),
+            ("user_id", None),
+            ("full_name", ""),
+            ("full_name", "   "),
+            ("full_name", "x" * 201),
+            ("full_name", ["a list"]),
+            ("phone_number", ""),
+            ("phone_number", "12345"),
+            ("phone_number", "not a phone"),
+            ("phone_number", "+9989012345678901234"),
+            ("passport_number", ""),
+            ("passport_number", "1234567"),
+            ("passport_number", "AA12"),
+            ("card_number", ""),
+            ("card_number", "4111"),
+            ("card_number", "4111-abcd-1111-1111"),
+            ("card_number", "41111111111111111111"),
+            ("date_of_birth", ""),
+            ("date_of_birth", "17/05/1990"),
+            ("date_of_birth", "1990-02-30"),
+            ("date_of_birth", "1850-01-01"),
+            ("date_of_birth", "tomorrow"),
+            ("date_of_birth", 19900101),
+        ],
+    )
+    def test_an_invalid_field_is_a_400_naming_it_and_creates_nothing(self, support_client, field, value):
+        response = support_client.post("/api/v1/users/", new_customer(**{field: value}), format="json")
+
+        body = assert_error(response, 400)
+        assert field in body["error"]
+        assert not Customer.objects.exists()
+        assert not AuditEvent.objects.filter(action="customer.created").exists()
+
+    def test_a_birth_date_in_the_future_is_refused(self, support_client):
+        tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+
+        assert_error(support_client.post("/api/v1/users/", new_customer(date_of_birth=tomorrow), format="json"), 400)
+        assert not Customer.objects.exists()
+
+    @pytest.mark.parametrize("missing", sorted(CUSTOMER_FIELDS - {"status", "created_at"}))
+    def test_a_missing_field_is_a_400_and_creates_nothing(self, support_client, missing):
+        body = new_customer()
+        del body[missing]
+
+        assert_error(support_client.post("/api/v1/users/", body, format="json"), 400)
+        assert not Customer.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("payload", "content_type"),
+        [("not json", "application/json"), ("[1, 2]", "application/json"), ("null", "application/json")],
+    )
+    def test_a_body_that_is_not_a_json_object_is_a_400(self, support_client, payload, content_type):
+        response = support_client.post("/api/v1/users/", payload, content_type=content_type)
+
+        assert_error(response, 400)
+        assert not Customer.objects.exists()
+
+    def test_a_form_encoded_body_is_refused_with_a_json_415(self, support_client):
+        response = support_client.post(
+            "/api/v1/users/", "user_id=usr-x", content_type="application/x-www-form-urlencoded"
+        )
+
+        assert_error(response, 415)
+        assert not Customer.objects.exists()
+
+    def test_an_invalid_phone_is_not_echoed_back(self, support_client):
+        response = support_client.post("/api/v1/users/", new_customer(phone_number="+99890123456789012"), format="json")
+
+        body = assert_error(response, 400)
+        assert "99890123456789012" not in response.content.decode()
+        assert "phone_number" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/users/usr%00x/"), ("get", "/api/v1/debt/usr%00x/"), ("post", "/api/v1/debt/usr%00x/")],
+)
+def test_a_customer_id_with_a_nul_character_is_a_json_404_not_a_500(support_client, method, path):
+    support_client.raise_request_exception = False
+    body = {"installment_ids": [1]} if method == "post" else None
+
+    response = getattr(support_client, method)(path, body, format="json")
+
+    assert_error(response, 404)
