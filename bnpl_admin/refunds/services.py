@@ -185,11 +185,27 @@ def transition(*, refund: Refund, to: str, actor: Actor, detail: str = "", merch
 
 @transaction.atomic
 def cancel_refund(*, refund_id, actor: Actor, reason: str = "") -> Refund:
-    """A PENDING refund becomes REJECTED with the detail "Cancelled by staff"."""
+    """A PENDING refund becomes REJECTED with reason "Cancelled by staff" (the contract's wording);
+    the staff member's own reason goes to the status detail, the original reason to the audit."""
     refund = lock_refund(refund_id)
     if refund.status != Refund.Status.PENDING:
         raise IllegalTransition(ONLY_PENDING_CAN_BE_CANCELLED)
     detail = f"{CANCELLED_BY_STAFF}: {reason.strip()}" if reason.strip() else CANCELLED_BY_STAFF
+    original_reason = refund.reason
+    refund.reason = CANCELLED_BY_STAFF
+    refund.save(update_fields=["reason", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="refund.cancelled",
+        target_type="refund",
+        target_id=refund.pk,
+        customer_ref=refund.customer.customer_id,
+        data={
+            "original_reason": original_reason,
+            "staff_reason": reason.strip(),
+            "transaction_id": refund.transaction_id,
+        },
+    )
     return transition(refund=refund, to=Refund.Status.REJECTED, actor=actor, detail=detail)
 
 

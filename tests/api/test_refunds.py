@@ -218,10 +218,13 @@ class TestCancel:
         assert set(body) == REFUND_FIELDS
         assert body["id"] == str(refund.pk)
         assert body["status"] == "REJECTED"
+        assert body["reason"] == "Cancelled by staff"
         assert_iso_datetime(body["processed_at"])
         refund.refresh_from_db()
         assert refund.status == Refund.Status.REJECTED
         assert refund.status_detail == "Cancelled by staff"
+        [cancelled] = AuditEvent.objects.filter(action="refund.cancelled", target_id=str(refund.pk))
+        assert "original_reason" in cancelled.data
         [event] = AuditEvent.objects.filter(action="refund.status_changed", target_id=str(refund.pk))
         assert event.actor_user_id == support_user.pk
         assert (event.data["from"], event.data["to"]) == ("PENDING", "REJECTED")
