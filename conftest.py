@@ -5,7 +5,9 @@ missing they are skipped, unless REQUIRE_POSTGRES=1 / REQUIRE_BROWSER=1 (set by 
 turns the skip into a failure so that CI never passes by skipping.
 """
 
+import logging
 import os
+import re
 import shutil
 
 import pytest
@@ -51,3 +53,41 @@ def _fail_missing_browser():
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class _PersonalDataInLogs(logging.Handler):
+    """Remembers every log line that looks like it carries a raw phone, card or passport number."""
+
+    PATTERNS = [
+        re.compile(r"\+?998[ \-]?\d{2}[ \-]?\d{3}[ \-]?\d{2}[ \-]?\d{2}(?!\d)"),  # Uzbek phone numbers
+        re.compile(r"(?<![\d-])(?:\d[ \-]?){15}\d(?![\d-])"),  # 16-digit card numbers
+        re.compile(r"\b[A-Z]{2}\d{7}\b"),  # passport series + number
+    ]
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record):
+        try:
+            text = record.getMessage()
+        except Exception:
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + str(record.exc_info[1])
+        if any(pattern.search(text) for pattern in self.PATTERNS):
+            self.leaks.append(f"{record.name}: {text[:300]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_raw_personal_data_in_logs():
+    """Every test fails if anything it made the application log carries a raw phone, card or
+    passport number (the console handler masks them, but nothing should log them at all)."""
+    watcher = _PersonalDataInLogs()
+    root = logging.getLogger()
+    root.handlers.insert(0, watcher)
+    try:
+        yield watcher
+    finally:
+        root.removeHandler(watcher)
+    assert not watcher.leaks, "raw personal data in the logs:\n" + "\n".join(watcher.leaks)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from bnpl_admin.staff.logging import MaskPersonalData, RequestJsonFormatter
+from bnpl_admin.staff.logging import MaskingFormatter, RequestJsonFormatter
 from tests.factories import UserFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -107,10 +107,13 @@ def test_the_access_log_has_the_request_id_user_and_timing_but_no_query_string(c
 def test_log_lines_never_carry_a_raw_phone_card_or_passport_number(raw):
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "lookup of %s failed", (raw,), None)
 
-    MaskPersonalData().filter(record)
+    line = MaskingFormatter("%(message)s").format(record)
+    json_line = RequestJsonFormatter().format(record)
 
     digits = "".join(ch for ch in raw if ch.isdigit())
-    assert digits not in "".join(ch for ch in record.getMessage() if ch.isdigit())
+    for text in (line, json_line):
+        assert digits not in "".join(ch for ch in text if ch.isdigit())
+    assert raw in record.getMessage()  # the record itself is untouched for other handlers
 
 
 def test_production_logs_are_json_with_the_request_fields():
@@ -120,3 +123,11 @@ def test_production_logs_are_json_with_the_request_fields():
     line = RequestJsonFormatter().format(record)
 
     assert '"request_id": "r-1"' in line and '"user": "agent"' in line and '"message": "GET / 200"' in line
+
+
+@pytest.mark.parametrize("raw", ["+998901234567", "+998 90 123 45 67", "4111 1111 1111 1111", "AA1234567"])
+def test_the_suite_wide_log_watcher_would_catch_raw_personal_data(_no_raw_personal_data_in_logs, raw):
+    logging.getLogger("bnpl.test").warning("customer %s", raw)
+
+    assert _no_raw_personal_data_in_logs.leaks  # every test of the suite fails on such a line
+    _no_raw_personal_data_in_logs.leaks.clear()

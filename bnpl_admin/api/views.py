@@ -4,13 +4,13 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bnpl_admin.api import serializers as s
 from bnpl_admin.api.idempotency import run_idempotent
+from bnpl_admin.api.pagination import LargeTablePagination
 from bnpl_admin.api.permissions import HasModelPermissions
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors as customer_selectors
@@ -47,16 +47,11 @@ class ApiView(APIView):
     required_permissions: dict = {}
 
 
-class Pagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class UserList(ListAPIView, ApiView):
     required_permissions = {"GET": ["customers.view_customer"], "POST": ["customers.add_customer"]}
     serializer_class = s.CustomerSerializer
-    pagination_class = Pagination
+    # Cached count and deferred-join deep pages: no COUNT(*) or long OFFSET scan per request.
+    pagination_class = LargeTablePagination
 
     def get_queryset(self):
         return customer_selectors.customer_list()
