@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from bnpl_admin.customers import masking
-from bnpl_admin.money import MAX_AMOUNT
+from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -19,6 +19,11 @@ class Money(serializers.DecimalField):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", Decimal("0.01"))
         super().__init__(max_digits=14, decimal_places=2, max_value=MAX_AMOUNT, coerce_to_string=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not AMOUNT_TEXT.match(data.strip()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 # Requests

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
-from bnpl_admin.money import MAX_AMOUNT
+from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 
 
@@ -13,8 +13,17 @@ class OneTimeTokenField(forms.CharField):
         super().__init__(max_length=64, **kwargs)
 
 
+class MoneyField(forms.DecimalField):
+    """A positive amount in plain ASCII digits with at most two decimals."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not AMOUNT_TEXT.match(value.strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class PlanForm(forms.Form):
-    total_amount = forms.DecimalField(
+    total_amount = MoneyField(
         label="Total amount",
         max_digits=14,
         decimal_places=2,

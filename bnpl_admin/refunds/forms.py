@@ -3,14 +3,14 @@ from decimal import Decimal
 from django import forms
 
 from bnpl_admin.money import MAX_AMOUNT
-from bnpl_admin.plans.forms import OneTimeTokenField
+from bnpl_admin.plans.forms import MoneyField, OneTimeTokenField
 
 
 class RefundForm(forms.Form):
     transaction_id = forms.CharField(
         label="Transaction ID", max_length=64, widget=forms.TextInput(attrs={"autofocus": True})
     )
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label="Amount",
         max_digits=14,
         decimal_places=2,

@@ -24,6 +24,7 @@ from bnpl_admin.refunds.errors import (
     RefundNotFound,
 )
 from bnpl_admin.refunds.models import ALLOWED_TRANSITIONS, TERMINAL_STATUSES, Refund
+from bnpl_admin.text import storable
 
 CANCELLED_BY_STAFF = "Cancelled by staff"
 ONLY_PENDING_CAN_BE_CANCELLED = "Only PENDING refunds can be cancelled"
@@ -77,6 +78,10 @@ def issue_refund(
     transaction_id = (transaction_id or "").strip()
     if not transaction_id:
         raise InvalidRefund("transaction_id is required")
+    if not storable(transaction_id):
+        raise InvalidRefund("transaction_id contains characters that cannot be stored")
+    if not storable(customer_id):
+        raise CustomerNotFound(customer_id.replace("\x00", ""))
     if len(transaction_id) > 64:
         raise InvalidRefund("transaction_id must be at most 64 characters")
     try:
@@ -86,6 +91,8 @@ def issue_refund(
     reason = (reason or "").strip()
     if len(reason) > 500:
         raise InvalidRefund("reason must be at most 500 characters")
+    if not storable(reason) or not storable(merchant_reference or ""):
+        raise InvalidRefund("reason contains characters that cannot be stored")
 
     existing = _existing(transaction_id, customer_id=customer_id, amount=amount)
     if existing:

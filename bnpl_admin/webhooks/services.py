@@ -25,6 +25,7 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption
 from bnpl_admin.refunds.errors import RefundNotFound
 from bnpl_admin.refunds.services import MERCHANT_STATUSES, apply_merchant_status
+from bnpl_admin.text import storable
 from bnpl_admin.webhooks.models import Merchant, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -168,8 +169,8 @@ def validate_payload(payload) -> dict:
     refund_id, status = payload.get("refund_id"), payload.get("status")
     if not isinstance(refund_id, str) or not refund_id.strip() or status in (None, ""):
         raise InvalidPayload(MISSING_FIELDS)
-    if "\x00" in refund_id:
-        raise InvalidPayload("refund_id must not contain NUL characters")
+    if not storable(refund_id):
+        raise InvalidPayload("refund_id contains characters that cannot be stored")
     if not isinstance(status, str) or status not in MERCHANT_STATUSES:
         raise InvalidPayload(INVALID_STATUS)
     if len(refund_id) > 64:
@@ -177,7 +178,7 @@ def validate_payload(payload) -> dict:
     reference = payload.get("merchant_reference", "")
     if reference is None:
         reference = ""
-    if not isinstance(reference, str) or len(reference) > 128 or "\x00" in reference:
+    if not isinstance(reference, str) or len(reference) > 128 or not storable(reference):
         raise InvalidPayload("merchant_reference must be a string of at most 128 characters, without NUL")
     return {"refund_id": refund_id.strip(), "status": status, "merchant_reference": reference}
 
@@ -194,8 +195,8 @@ def receive_event(*, merchant: Merchant, webhook_id: str, payload: dict) -> Rece
     The same webhook-id from the same merchant is a duplicate: the stored event is returned and
     nothing is queued again.
     """
-    if len(webhook_id) > 128:
-        raise InvalidPayload("webhook-id must be at most 128 characters")
+    if len(webhook_id) > 128 or not storable(webhook_id):
+        raise InvalidPayload("webhook-id must be at most 128 storable characters")
     fields = validate_payload(payload)
     try:
         with transaction.atomic():
