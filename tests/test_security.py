@@ -131,3 +131,12 @@ def test_the_suite_wide_log_watcher_would_catch_raw_personal_data(_no_raw_person
 
     assert _no_raw_personal_data_in_logs.leaks  # every test of the suite fails on such a line
     _no_raw_personal_data_in_logs.leaks.clear()
+
+
+def test_masking_leaves_dates_times_and_ids_readable():
+    text = "2026-11-26 13:02:52,820 check_overdue as_of=2026-11-26 event 4711 refund txn-usr-280-ca0841de"
+
+    assert (
+        MaskingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, __file__, 1, text, (), None))
+        == text
+    )

@@ -9,15 +9,18 @@ import re
 
 from pythonjsonlogger.json import JsonFormatter
 
-# Runs of 8+ digits (phones, cards, passport digits), optionally with a leading + or spaced in
-# groups, are masked in every log line, whatever logged them.
-_LONG_NUMBER = re.compile(r"\+?\d(?:[ \-]?\d){7,}")
-# Passport-like tokens: series letters then 5 to 10 digits (AA1234567).
+# What a phone, card or passport number looks like in free text: an international number
+# (+ then digits, spaces, dashes), a run of 8+ digits, a card in 4-digit groups, or passport series
+# letters and digits. Dates and times (2026-11-26 13:02:52) do not match.
+_PHONE = re.compile(r"\+\d[\d \-]{6,}\d")
+_LONG_NUMBER = re.compile(r"(?<!\d)\d{8,}(?!\d)")
+_CARD_GROUPS = re.compile(r"(?<!\d)\d{4}(?:[ \-]\d{4}){2,3}(?!\d)")
 _PASSPORT_LIKE = re.compile(r"\b([A-Za-z]{1,3})\d{5,10}\b")
 
 
 def mask_personal_data(text: str) -> str:
-    text = _LONG_NUMBER.sub(lambda m: m.group(0)[:3] + "****", text)
+    for pattern in (_PHONE, _CARD_GROUPS, _LONG_NUMBER):
+        text = pattern.sub(lambda m: m.group(0)[:3] + "****", text)
     return _PASSPORT_LIKE.sub(lambda m: m.group(1) + "****", text)
 
 

@@ -58,3 +58,21 @@ class NoStoreForStaffMiddleware:
             add_never_cache_headers(response)
             patch_cache_control(response, private=True)
         return response
+
+
+class SessionKeepAliveMiddleware:
+    """Sessions end after SESSION_COOKIE_AGE without a request; each request pushes that back,
+    but the session is written at most once a minute instead of on every page view."""
+
+    REFRESH_EVERY = 60  # seconds
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            if now - request.session.get("_seen", 0) >= self.REFRESH_EVERY:
+                request.session["_seen"] = now  # modified: saved, cookie and expiry renewed
+        return self.get_response(request)

@@ -472,10 +472,23 @@ def test_the_sweeper_leaves_events_alone_while_the_broker_still_holds_tasks(shop
 
     event = receive(shop, refund.transaction_id, "approved")
     age(event, 1000)
-    OrmQ.objects.create(key="bnpl", payload="x", lock=timezone.now())
+    OrmQ.objects.bulk_create(
+        OrmQ(key="bnpl", payload="x", lock=timezone.now()) for _ in range(services.BUSY_BROKER + 1)
+    )
 
     assert services.requeue_stale_events(older_than=datetime.timedelta(minutes=5)) == 0
     assert queued == []
+
+
+def test_the_sweeper_still_works_while_its_own_task_and_a_few_schedules_are_queued(shop, refund, queued):
+    from django_q.models import OrmQ
+
+    event = receive(shop, refund.transaction_id, "approved")
+    age(event, 1000)
+    OrmQ.objects.bulk_create(OrmQ(key="bnpl", payload="x", lock=timezone.now()) for _ in range(3))
+
+    assert services.requeue_stale_events(older_than=datetime.timedelta(minutes=5)) == 1
+    assert queued == [event.pk]
 
 
 def test_the_sweeper_respects_its_limit(shop, refund, queued):
