@@ -3,6 +3,7 @@
 #   make run            migrate, seed demo data (once), serve on http://$(HOST):$(PORT)/ + qcluster
 #   make test           ruff (lint + format check), then pytest: tests/ in parallel, e2e/ serially
 #   make lint | fmt     ruff check + format check | ruff fix + format
+#   make bench          build/reuse the 1M-customer PostgreSQL data set, measure, write bench/RESULTS.md
 #   make clean          remove the virtualenv, caches, collected static and test artifacts
 #
 # The virtualenv (.venv) is created on first use with the newest Python >= 3.12 found on the
@@ -104,11 +105,12 @@ echo "make test: all passed"
 endef
 export TEST_STAGES
 
-.PHONY: help install venv run test lint fmt clean
+.PHONY: help install venv run test lint fmt clean bench
 
 help:
 	@echo "make run    [HOST=$(HOST)] [PORT=$(PORT)]  migrate, seed demo data, serve + qcluster"
 	@echo "make test   [PYTEST_ARGS=...]                ruff + pytest (tests/ then e2e/)"
+	@echo "make bench  [BENCH_ARGS=...]                 1M-customer data set (PostgreSQL), figures -> bench/RESULTS.md"
 	@echo "make lint | make fmt | make clean"
 
 $(VPY):
@@ -148,6 +150,12 @@ fmt: $(STAMP)
 # half) is not a failure.
 test: $(STAMP)
 	@bash -c "$$TEST_STAGES"
+
+# The benchmark (see bench/run.py): builds or reuses the PostgreSQL database bnpl_bench, then measures
+# with gunicorn + wrk. BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--reuse --only reads"`.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(VPY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles e2e-artifacts test-results

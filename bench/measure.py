@@ -1,0 +1,590 @@
+"""The measurements: overdue checker vs a per-row loop, reads and writes with wrk, webhook drain."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from django.db import connection, transaction
+from django.db.models import Count
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+OUT = ROOT / "bench" / "out"
+HOST, PORT = "127.0.0.1", 8765
+BASE = f"http://{HOST}:{PORT}"
+WRK_THREADS, WRK_CONNECTIONS, WARMUP = 2, 8, 5
+SESSIONS = 16
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    name: str
+    value: str
+    target: str
+    met: bool | None  # None: informational
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f">> {message}", file=sys.stderr, flush=True)
+
+
+# Overdue checker
+
+
+class QueryCounter:
+    """Counts queries with an execute wrapper: no per-query bookkeeping that would skew timings."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+class Rollback(Exception):
+    pass
+
+
+def _as_of_for(flips: int) -> tuple[datetime.date, int]:
+    """The first as-of date at which at least `flips` UPCOMING installments are past due."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT due_date, count(*) FROM plans_installment WHERE status = 'UPCOMING' GROUP BY due_date ORDER BY 1"
+        )
+        total = 0
+        for due, n in cursor.fetchall():
+            total += n
+            if total >= flips:
+                return due + datetime.timedelta(days=1), total
+    raise RuntimeError("not enough UPCOMING installments for the overdue benchmark")
+
+
+def measure_overdue(info) -> list[Row]:
+    from bnpl_admin.audit.services import Actor
+    from bnpl_admin.customers.models import Customer
+    from bnpl_admin.plans.models import Installment
+    from bnpl_admin.plans.services import check_overdue
+
+    wanted = max(1, info.customers // 10)
+    as_of, to_flip = _as_of_for(wanted)
+    log(f"overdue: as-of {as_of} makes {to_flip:,} UPCOMING installments past due")
+
+    counter = QueryCounter()
+    try:
+        with transaction.atomic(), connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            result = check_overdue(as_of=as_of, actor=Actor.system("bench"))
+            set_seconds = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        pass
+    set_queries = counter.count
+    log(
+        f"overdue: set-based {set_seconds:.2f} s, {set_queries} queries, "
+        f"{result.installments_marked_overdue:,} installments, {result.customers_marked_debt:,} customers"
+    )
+
+    # The obvious implementation, on a slice of the same size, rolled back as well.
+    slice_size = result.installments_marked_overdue
+    counter = QueryCounter()
+    try:
+        with transaction.atomic(), connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            installments = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).order_by(
+                "id"
+            )[:slice_size]
+            done = 0
+            for installment in installments.iterator(chunk_size=2000):
+                installment.status = Installment.Status.OVERDUE
+                installment.save()
+                customer = Customer.objects.get(pk=installment.customer_id)
+                customer.status = Customer.Status.DEBT_USER
+                customer.save()
+                done += 1
+                if done % 20_000 == 0:
+                    log(f"overdue: per-row loop {done:,}/{slice_size:,} ({time.perf_counter() - started:.0f} s)")
+            loop_seconds = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        pass
+    loop_queries = counter.count
+    ratio = loop_seconds / set_seconds
+    # Both runs were rolled back, leaving ~200k dead row versions behind (20% of the customers:
+    # autovacuum's own threshold). Vacuum now, as autovacuum would, so the reads that follow see
+    # the table as a server does after its checker ran, not mid-cleanup.
+    with connection.cursor() as cursor:
+        for table in ("customers_customer", "plans_installment", "audit_auditevent"):
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
+    log(f"overdue: per-row loop {loop_seconds:.1f} s, {loop_queries:,} queries; ratio {ratio:.0f}x")
+    return [
+        Row(
+            "Overdue checker (set-based), time",
+            f"{set_seconds:.2f} s",
+            "≤ 2 s",
+            set_seconds <= 2,
+            f"{result.installments_marked_overdue:,} installments → OVERDUE, {result.customers_marked_debt:,} "
+            f"customers → DEBT_USER (as-of {as_of}, rolled back)",
+        ),
+        Row("Overdue checker (set-based), queries", str(set_queries), "constant", None, "same count at any size"),
+        Row(
+            "Per-row ORM loop, same slice",
+            f"{loop_seconds:.1f} s",
+            "—",
+            None,
+            f"{done:,} installments, {loop_queries:,} queries (rolled back)",
+        ),
+        Row("Speed-up, set-based vs per-row", f"{ratio:.0f}x", "≥ 100x", ratio >= 100),
+    ]
+
+
+# The web server
+
+
+class Server:
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.proc = None
+
+    def __enter__(self):
+        try:
+            requests.get(f"{BASE}/", timeout=2)
+        except requests.ConnectionError:
+            pass
+        else:
+            raise RuntimeError(f"something already listens on {BASE}: stop it first")
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True, env=os.environ
+        )
+        self.log = open(OUT / "gunicorn.log", "a")
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "bnpl_admin.wsgi",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"{HOST}:{PORT}",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            cwd=ROOT,
+            env=os.environ,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        for _ in range(300):
+            try:
+                if requests.get(f"{BASE}/api/v1/health/", timeout=10).status_code in (200, 503):
+                    return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not start; see bench/out/gunicorn.log")
+
+    def __exit__(self, *exc):
+        # Graceful: requests in flight finish (a quick shutdown could cut a webhook request between
+        # storing its event and queueing its task, leaving it to the sweeper minutes later).
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+def login(username: str, password: str) -> str:
+    """A session id for `username` (the cookies are Secure under DEBUG=0: carried by hand over HTTP)."""
+    page = requests.get(f"{BASE}/accounts/login/", timeout=10)
+    csrf = page.cookies["csrftoken"]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    answer = requests.post(
+        f"{BASE}/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Cookie": f"csrftoken={csrf}", "Referer": f"{BASE}/accounts/login/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if answer.status_code != 302 or "sessionid" not in answer.cookies:
+        raise RuntimeError(f"login as {username} failed: {answer.status_code}")
+    return answer.cookies["sessionid"]
+
+
+def api_token(username: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "manage.py", "issue_api_token", username],
+        cwd=ROOT,
+        env=os.environ,
+        check=True,
+        text=True,
+        capture_output=True,
+    ).stdout
+    return out.strip().splitlines()[-1]
+
+
+# wrk
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    ok_rps: float
+    p50: float
+    p90: float
+    p99: float
+    requests: int
+    ok: int
+    errors: int
+    first_error: str = ""
+    load: float = 0.0  # 1-minute load average when the round ended (other work on the machine)
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, *, headers: dict, duration: int, script: str = "get.lua", env: dict | None = None) -> WrkResult:
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--latency", "-s", str(LUA / script)]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*cmd, url],
+        check=True,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "BENCH_LUA_DIR": str(LUA), "BENCH_THREADS": str(WRK_THREADS), **(env or {})},
+    ).stdout
+    latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    ok, errors = map(int, re.search(r"BENCH ok=(\d+) errors=(\d+)", out).groups())
+    # Requests without any answer (time-outs, resets) never reach the Lua hook: count them too.
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket:
+        errors += sum(map(int, socket.groups()))
+    first = re.search(r"BENCH first_error=(.*)", out)
+    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))
+    return WrkResult(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        ok_rps=ok / seconds,
+        p50=_ms(latency["50"]),
+        p90=_ms(latency["90"]),
+        p99=_ms(latency["99"]),
+        requests=total,
+        ok=ok,
+        errors=errors,
+        first_error=first.group(1) if first else "",
+        load=os.getloadavg()[0],
+    )
+
+
+def median_of(results: list[WrkResult]) -> WrkResult:
+    """Median of each figure over the rounds; errors are summed (every failed request counts)."""
+    med = statistics.median
+    return WrkResult(
+        rps=med(r.rps for r in results),
+        ok_rps=med(r.ok_rps for r in results),
+        p50=med(r.p50 for r in results),
+        p90=med(r.p90 for r in results),
+        p99=med(r.p99 for r in results),
+        requests=sum(r.requests for r in results),
+        ok=sum(r.ok for r in results),
+        errors=sum(r.errors for r in results),
+        first_error=next((r.first_error for r in results if r.first_error), ""),
+        load=med(r.load for r in results),
+    )
+
+
+def _row(name: str, r: WrkResult, *, min_rps: float, max_p99: float, extra_note: str = "", ok_only=False) -> Row:
+    rps = r.ok_rps if ok_only else r.rps
+    met = rps >= min_rps and r.p99 <= max_p99 and r.errors == 0
+    note = f"p50 {r.p50:.1f} ms, p90 {r.p90:.1f} ms; {r.errors} errors of {r.requests:,}; load {r.load:.1f}"
+    if r.first_error:
+        note += f" (first: {r.first_error[:80]})"
+    if extra_note:
+        note += f"; {extra_note}"
+    return Row(
+        name,
+        f"{rps:,.0f} req/s, p99 {r.p99:.1f} ms",
+        f"≥ {min_rps:,.0f} req/s, p99 ≤ {max_p99:.0f} ms",
+        met,
+        note,
+        extra={"rps": rps, "p50": r.p50, "p90": r.p90, "p99": r.p99, "errors": r.errors},
+    )
+
+
+def _sample_customer(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def measure_reads(*, rounds: int, duration: int, workers: int) -> list[Row]:
+    from bnpl_admin.customers.models import Customer
+    from bnpl_admin.customers.selectors import phone_lookup_hash
+
+    overdue_id = _sample_customer(
+        "SELECT c.customer_id FROM customers_customer c WHERE c.status = 'DEBT_USER' "
+        "ORDER BY c.id OFFSET (SELECT count(*) / 2 FROM customers_customer WHERE status = 'DEBT_USER') / 2 LIMIT 1"
+    )
+    # A phone number as an agent would type it: the demo data derives it from the customer number.
+    number = int(overdue_id.split("-")[1])
+    phone = f"+998{['90', '91', '93', '94', '95', '97', '98', '99', '33', '88'][number % 10]}"
+    phone += f"{(number * 7919 + 1234567) % 10_000_000:07d}"
+    ph = phone_lookup_hash(phone)
+    assert Customer.objects.filter(phone_hash=ph, customer_id=overdue_id).exists(), "phone lookup does not match"
+
+    rows = []
+    with Server(workers):
+        token = api_token("risk")
+        # Sessions are saved on every request: one per simulated agent, not one row for all.
+        support = [login("support", "support-demo") for _ in range(SESSIONS)]
+        risk = [login("risk", "risk-demo") for _ in range(SESSIONS)]
+        api = {"Authorization": f"Bearer {token}"}
+        page = {"Cookie": f"sessionid={support[0]}", "X-Bench-Sessions": ",".join(support)}
+        risk_page = {"Cookie": f"sessionid={risk[0]}", "X-Bench-Sessions": ",".join(risk)}
+        scenarios = [
+            ("API GET /api/v1/users/ (page 1)", "/api/v1/users/", api, 900, 15),
+            ("API GET /api/v1/users/?page=2000", "/api/v1/users/?page=2000", api, 900, 15),
+            (f"API GET /api/v1/debt/{overdue_id}/", f"/api/v1/debt/{overdue_id}/", api, 800, 15),
+            ("Page /customers/ by status, sorted", "/customers/?status=DEBT_USER&sort=-created_at", page, 500, 20),
+            ("Page /customers/?ph=<hash> (exact phone)", f"/customers/?ph={ph}", page, 500, 20),
+            (f"Page /customers/{overdue_id}/ (profile)", f"/customers/{overdue_id}/", page, 500, 20),
+            ("Page /risk/ (risk user)", "/risk/", risk_page, 500, 20),
+            ("Page /health/ panels (HX-Request)", "/health/", {**page, "HX-Request": "true"}, 500, 20),
+        ]
+        for name, path, headers, min_rps, max_p99 in scenarios:
+            headers = dict(headers)
+            env = {"BENCH_SESSIONS": headers.pop("X-Bench-Sessions", "")}
+            check = requests.get(BASE + path, headers=headers, timeout=30, allow_redirects=False)
+            if check.status_code != 200:
+                rows.append(Row(name, f"HTTP {check.status_code}", "200", False, check.text[:120]))
+                continue
+            wrk(BASE + path, headers=headers, duration=WARMUP, env=env)
+            results = [wrk(BASE + path, headers=headers, duration=duration, env=env) for _ in range(rounds)]
+            r = median_of(results)
+            log(f"{name}: {r.rps:,.0f} req/s p50 {r.p50:.1f} p90 {r.p90:.1f} p99 {r.p99:.1f} ms, {r.errors} errors")
+            rows.append(_row(name, r, min_rps=min_rps, max_p99=max_p99))
+    return rows
+
+
+# Writes
+
+
+def _lines_file(lines: list[str]) -> str:
+    with tempfile.NamedTemporaryFile("w", dir=OUT, suffix=".lines", delete=False) as handle:
+        handle.write("\n".join(lines) + "\n")
+    return handle.name
+
+
+def _post_rounds(name, lines_for_round, headers, *, rounds, duration, min_rps, max_p99) -> Row:
+    results = []
+    for round_number in range(rounds + 1):  # round 0 is the warm-up
+        lines = lines_for_round()
+        path = _lines_file(lines)
+        r = wrk(
+            BASE + "/",
+            headers=headers,
+            duration=WARMUP if round_number == 0 else duration,
+            script="post_lines.lua",
+            env={"BENCH_LINES": path},
+        )
+        os.unlink(path)
+        if r.requests > len(lines):
+            log(f"{name}: {r.requests} requests > {len(lines)} prepared lines: some repeated")
+        if round_number:
+            results.append(r)
+    r = median_of(results)
+    log(f"{name}: {r.ok_rps:,.0f} ok/s p99 {r.p99:.1f} ms, {r.errors} errors")
+    return _row(name, r, min_rps=min_rps, max_p99=max_p99, ok_only=True)
+
+
+def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
+    per_round = 2500 * (duration + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT customer_id FROM customers_customer WHERE status = 'NORMAL' ORDER BY random() LIMIT %s",
+            [per_round * (rounds + 1)],
+        )
+        normal = [row[0] for row in cursor.fetchall()]
+    pool = iter(normal)
+    run = uuid.uuid4().hex[:8]
+    counter = iter(range(10**9))
+
+    def plan_lines():
+        lines = []
+        for customer_id in pool:
+            body = json.dumps({"user_id": customer_id, "total_amount": "1200.00", "installment_count": 3})
+            lines.append(f"/api/v1/plans/\t{body}\tContent-Type: application/json")
+            if len(lines) == per_round:
+                break
+        return lines
+
+    def refund_lines():
+        lines = []
+        for _ in range(per_round):
+            n = next(counter)
+            body = json.dumps(
+                {"user_id": normal[n % len(normal)], "transaction_id": f"bench-{run}-{n}", "amount": "10.00"}
+            )
+            lines.append(f"/api/v1/refunds/\t{body}\tContent-Type: application/json")
+        return lines
+
+    rows = []
+    with Server(workers):
+        headers = {"Authorization": f"Bearer {api_token('support')}"}
+        rows.append(
+            _post_rounds(
+                "API POST /api/v1/plans/ (a new customer each)",
+                plan_lines,
+                headers,
+                rounds=rounds,
+                duration=duration,
+                min_rps=250,
+                max_p99=50,
+            )
+        )
+        rows.append(
+            _post_rounds(
+                "API POST /api/v1/refunds/ (a new transaction id each)",
+                refund_lines,
+                headers,
+                rounds=rounds,
+                duration=duration,
+                min_rps=250,
+                max_p99=50,
+            )
+        )
+    return rows
+
+
+def measure_webhooks(*, rounds: int, duration: int, workers: int) -> list[Row]:
+    from bench.dataset import BENCH_MERCHANT
+    from bnpl_admin.refunds.models import Refund
+    from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+    from bnpl_admin.webhooks.services import merchant_secret
+    from bnpl_admin.webhooks.signing import signed_request
+
+    merchant = Merchant.objects.get(code=BENCH_MERCHANT)
+    secret = merchant_secret(merchant)
+    refunds = list(Refund.objects.order_by("?").values_list("transaction_id", flat=True)[:50_000])
+    statuses = ["approved", "rejected", "processing", "failed"]
+    per_round = 2000 * (duration + 1)
+    rng = random.Random(7)
+    since = datetime.datetime.now(datetime.UTC)
+
+    def webhook_lines():
+        lines = []
+        for _ in range(per_round):
+            payload = {
+                "refund_id": rng.choice(refunds),
+                "status": rng.choice(statuses),
+                "merchant_reference": "MR-BENCH",
+            }
+            body, hdrs = signed_request(secret=secret, merchant_code=merchant.code, payload=payload)
+            header_text = "|".join(f"{name}: {value}" for name, value in hdrs.items())
+            lines.append(f"/webhook/refund-status/\t{body.decode()}\t{header_text}")
+        return lines
+
+    with Server(workers):
+        row = _post_rounds(
+            "Webhook POST /webhook/refund-status/ (signed, unique ids)",
+            webhook_lines,
+            {},
+            rounds=rounds,
+            duration=duration,
+            min_rps=400,
+            max_p99=50,
+        )
+    events = WebhookEvent.objects.filter(merchant=merchant, received_at__gte=since)
+    backlog = events.filter(status=WebhookEvent.Status.RECEIVED).count()
+    total = events.count()
+    log(f"webhooks: {total:,} events stored, {backlog:,} waiting; starting qcluster")
+    qlog = open(OUT / "qcluster.log", "a")  # noqa: SIM115 - closed after the cluster stops
+    started = time.perf_counter()
+    q = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=os.environ,
+        stdout=qlog,
+        stderr=qlog,
+        start_new_session=True,
+    )
+    try:
+        while events.filter(status=WebhookEvent.Status.RECEIVED).exists():
+            if time.perf_counter() - started > 900:
+                break
+            time.sleep(0.5)
+        drain = time.perf_counter() - started
+    finally:
+        os.killpg(q.pid, signal.SIGTERM)  # django-q2 stops its workers and scheduler gracefully
+        try:
+            q.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(q.pid, signal.SIGKILL)
+            q.wait()
+        qlog.close()
+    left = events.filter(status=WebhookEvent.Status.RECEIVED).count()
+    by_status = dict(events.order_by().values_list("status").annotate(n=Count("id")))
+    once = events.filter(status__in=["PROCESSED", "IGNORED", "UNMATCHED"], attempts=1).count()
+    exact = once == total and left == 0
+    log(f"webhooks: drained {backlog:,} in {drain:.1f} s; statuses {by_status}; exactly once {once:,}/{total:,}")
+    return [
+        row,
+        Row(
+            "qcluster drains the webhook backlog",
+            f"{drain:.1f} s for {backlog:,} events ({backlog / drain:,.0f}/s)",
+            "drains",
+            left == 0,
+            "2 workers (Q_WORKERS default); timer starts with `manage.py qcluster`",
+        ),
+        Row(
+            "Every event processed exactly once",
+            f"{once:,} / {total:,}",
+            "all, attempts = 1",
+            exact,
+            ", ".join(f"{k} {v:,}" for k, v in sorted(by_status.items())),
+        ),
+    ]
+
+
+def run_all(*, only, info, args) -> list[Row]:
+    """Every requested measurement; one that fails becomes a missed row and the others still run."""
+    OUT.mkdir(exist_ok=True)
+    steps = {
+        "overdue": lambda: measure_overdue(info),
+        "reads": lambda: measure_reads(rounds=args.rounds, duration=args.duration, workers=args.workers),
+        "writes": lambda: measure_writes(rounds=args.rounds, duration=args.duration, workers=args.workers),
+        # One round: every event of it must then be drained by qcluster.
+        "webhooks": lambda: measure_webhooks(rounds=1, duration=args.duration, workers=args.workers),
+    }
+    rows = []
+    for name in only:
+        try:
+            rows += steps[name]()
+        except Exception as exc:  # reported in the table, not hidden
+            log(f"{name} failed: {exc!r}")
+            rows.append(Row(f"{name}: measurement failed", type(exc).__name__, "runs", False, str(exc)[:160]))
+    return rows
