@@ -8,7 +8,6 @@ PostgreSQL (row locks); each thread has its own connection and closes it.
 
 import datetime
 import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -25,6 +24,7 @@ from bnpl_admin.refunds import services as refund_services
 from bnpl_admin.refunds.models import Refund
 from tests.api.conftest import assert_error, bearer_client
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFactory
+from tests.threads import run_together
 
 D = Decimal
 REPLAYED = "Idempotent-Replayed"
@@ -285,30 +285,6 @@ class TestReplay:
 
 
 # Concurrency (PostgreSQL) ----------------------------------------------------------------------
-
-
-def run_together(*calls: Callable[[], object], timeout: float = 30) -> list[object]:
-    """Run the calls in threads released at once by a barrier; each result is the return value
-    or the exception. Every thread closes its own database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = call()
-        except BaseException as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
 
 
 @pytest.mark.postgres

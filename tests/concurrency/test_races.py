@@ -7,7 +7,6 @@ its own database connection and closes it when done.
 import datetime
 import functools
 import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -27,34 +26,12 @@ from bnpl_admin.refunds.errors import RefundLimitExceeded
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.refunds.services import issue_refund
 from tests.factories import CustomerFactory, PlanFactory
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 D = Decimal
 ACTOR = Actor.system("race-test")
-
-
-def run_together(*calls: Callable[[], object], timeout: float = 30) -> list[object]:
-    """Run the calls in threads released at once; each result is the return value or the exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = call()
-        except BaseException as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
 
 
 def test_twenty_identical_refund_requests_create_exactly_one_refund():
