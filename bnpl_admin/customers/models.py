@@ -25,6 +25,9 @@ class Customer(models.Model):
     card_masked = models.CharField(max_length=32, blank=True, default="")
     date_of_birth = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NORMAL)
+    # Due date of the oldest OVERDUE installment (None when there is none), kept by check_overdue
+    # and record_payment so that the risk review can list debt users oldest first through an index.
+    overdue_since = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -38,6 +41,7 @@ class Customer(models.Model):
             # Deep pages of the API list find their rows' keys by an index-only scan (the unique
             # index on customer_id alone would read a table row per skipped position).
             models.Index(fields=["customer_id", "id"], name="customer_id_pk"),
+            models.Index(fields=["status", "overdue_since", "customer_id"], name="customer_status_overdue_since"),
         ]
         permissions = [
             ("reveal_pii", "Can reveal one personal-data field of a customer"),

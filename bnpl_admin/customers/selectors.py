@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, FilteredRelation, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
@@ -101,24 +102,23 @@ def debt_summary(customer: Customer) -> DebtSummary:
 
 
 def debt_users() -> QuerySet[Customer]:
-    """DEBT_USER customers with their overdue figures, for the risk review.
+    """DEBT_USER customers with their overdue figures, for the risk review, oldest debt first.
 
-    The overdue condition sits in the join (FilteredRelation), not in the aggregates' FILTER: only
-    OVERDUE installments are joined, read through their partial index, instead of every
-    installment of every debt user being joined and then mostly discarded.
+    The order comes from `overdue_since` (kept on the customer) through an index, and the figures
+    are per-row subqueries, so a page of 25 reads 25 customers, not the aggregates of every debt
+    user (100,000 at a million customers).
     """
+    overdue = Installment.objects.filter(customer=OuterRef("pk"), status=Installment.Status.OVERDUE).order_by()
+    per_customer = overdue.values("customer")
     return (
         Customer.objects.filter(status=Customer.Status.DEBT_USER)
-        .only(*LIST_COLUMNS)
+        .only(*LIST_COLUMNS, "overdue_since")
         .annotate(
-            overdue=FilteredRelation("installments", condition=Q(installments__status=Installment.Status.OVERDUE))
+            total_overdue=Subquery(per_customer.annotate(total=Sum("amount_due")).values("total")),
+            overdue_count=Coalesce(Subquery(per_customer.annotate(n=Count("id")).values("n")), 0),
+            oldest_due_date=F("overdue_since"),
         )
-        .annotate(
-            total_overdue=Sum("overdue__amount_due"),
-            overdue_count=Count("overdue__id"),
-            oldest_due_date=Min("overdue__due_date"),
-        )
-        .order_by("oldest_due_date", "customer_id")
+        .order_by(F("overdue_since").asc(nulls_last=True), "customer_id")
     )
 
 

@@ -32,11 +32,11 @@ class DebtUserTable(tables.Table):
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     total_overdue = tables.Column(verbose_name="Total overdue", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     overdue_count = tables.Column(verbose_name="Overdue installments", attrs={"td": {"class": "num"}})
-    oldest_due_date = tables.DateColumn(verbose_name="Oldest due", format="Y-m-d")
+    oldest_due_date = tables.DateColumn(verbose_name="Oldest due", format="Y-m-d", order_by=("overdue_since",))
     days_overdue = tables.Column(
         verbose_name="Days overdue",
         accessor="oldest_due_date",
-        order_by=("-oldest_due_date",),
+        order_by=("-overdue_since",),
         attrs={"td": {"class": "num"}},
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Exists, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
@@ -167,10 +168,11 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
                 data={},
             )
 
-    if (
-        customer.status == Customer.Status.DEBT_USER
-        and not customer.installments.filter(status=Installment.Status.OVERDUE).exists()
-    ):
+    oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
+    if customer.overdue_since != oldest["oldest"]:
+        customer.overdue_since = oldest["oldest"]
+        customer.save(update_fields=["overdue_since", "updated_at"])
+    if customer.status == Customer.Status.DEBT_USER and customer.overdue_since is None:
         customer_services.change_status(
             customer=customer,
             status=Customer.Status.NORMAL,
@@ -200,6 +202,9 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
     customer_table = Customer._meta.db_table
     installment_table = Installment._meta.db_table
     audit_table = AuditEvent._meta.db_table
+    oldest_overdue = (
+        f"SELECT MIN(o.due_date) FROM {installment_table} o WHERE o.customer_id = c.id AND o.status = 'OVERDUE'"
+    )
     debt_condition = (
         f"c.status = 'NORMAL' AND EXISTS (SELECT 1 FROM {installment_table} i "
         f"WHERE i.customer_id = c.id AND i.status = 'OVERDUE')"
@@ -211,7 +216,8 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"WITH c AS (UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s "
+                f"WITH c AS (UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
+                f"overdue_since = ({oldest_overdue}) "
                 f"WHERE {debt_condition} RETURNING c.customer_id) "
                 f"INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values}, %s::jsonb FROM c",
                 [now, now, actor.kind, actor.label, data],
@@ -223,7 +229,9 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
             [now, actor.kind, actor.label, data],
         )
         cursor.execute(
-            f"UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s WHERE {debt_condition}", [now]
+            f"UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
+            f"overdue_since = ({oldest_overdue}) WHERE {debt_condition}",
+            [now],
         )
         return cursor.rowcount
 
@@ -252,6 +260,14 @@ def _lock_customers_falling_due(as_of: datetime.date) -> None:
         )
 
 
+def _date_debt_without_overdue_since() -> None:
+    """Debt users made so by hand before anything was overdue get their date once it is."""
+    overdue = Installment.objects.filter(customer=OuterRef("pk"), status=Installment.Status.OVERDUE)
+    Customer.objects.filter(status=Customer.Status.DEBT_USER, overdue_since__isnull=True).filter(
+        Exists(overdue)
+    ).update(overdue_since=Subquery(overdue.order_by("due_date").values("due_date")[:1]))
+
+
 @transaction.atomic
 def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
     """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER.
@@ -268,6 +284,7 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
         status=Installment.Status.OVERDUE
     )
     flipped = _flip_customers_to_debt(now=now, actor=actor)
+    _date_debt_without_overdue_since()
     result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)
     if marked or flipped:
         audit.record(
