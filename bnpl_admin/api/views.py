@@ -111,16 +111,7 @@ class DebtView(ApiView):
             customer = customer_selectors.get_customer(customer_id)
         except CustomerNotFound as exc:
             return error(str(exc), 404)
-        overdue = customer_selectors.overdue_installments(customer)
-        body = {
-            "user_id": customer.customer_id,
-            "has_overdue": bool(overdue),
-            "total_debt": sum((i.amount_due for i in overdue), start=0),
-            "overdue_installments": overdue,
-            "total_overdue_count": len(overdue),
-            "user_status": customer.status,
-        }
-        return Response(s.DebtStatusSerializer(body).data)
+        return Response(s.DebtStatusSerializer(customer_selectors.debt_status(customer)).data)
 
     @extend_schema(
         request=s.RepaymentSerializer,

@@ -138,3 +138,16 @@ def overdue_installments(customer: Customer) -> list[Installment]:
     for installment in installments:
         installment.days_overdue = (today - installment.due_date).days
     return installments
+
+
+def debt_status(customer: Customer) -> dict:
+    """The API's debt status of a customer: the OVERDUE installments and what they add up to."""
+    overdue = overdue_installments(customer)
+    return {
+        "user_id": customer.customer_id,
+        "has_overdue": bool(overdue),
+        "total_debt": sum((i.amount_due for i in overdue), start=Decimal("0.00")),
+        "overdue_installments": overdue,
+        "total_overdue_count": len(overdue),
+        "user_status": customer.status,
+    }

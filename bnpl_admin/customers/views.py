@@ -98,7 +98,8 @@ class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, Expor
         return selectors.debt_users()
 
 
-def _customer_or_404(customer_id):
+def customer_or_404(customer_id):
+    """The customer for a page, or the 404 page."""
     try:
         return selectors.get_customer(customer_id)
     except CustomerNotFound:
@@ -110,7 +111,7 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
     template_name = "customers/detail.html"
 
     def get_context_data(self, **kwargs):
-        customer = _customer_or_404(self.kwargs["customer_id"])
+        customer = customer_or_404(self.kwargs["customer_id"])
         return {
             **super().get_context_data(**kwargs),
             "customer": customer,
@@ -142,7 +143,7 @@ def reveal_pii(request, customer_id, field):
 
 @permission_required("customers.override_status", raise_exception=True)
 def override_status(request, customer_id):
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     form = StatusOverrideForm(request.POST or None, initial={"status": customer.status})
     if request.method == "POST" and form.is_valid():
         services.override_status(

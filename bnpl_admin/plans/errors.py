@@ -16,7 +16,3 @@ class InvalidPlan(PlanError):
 
 class PaymentError(PlanError):
     pass
-
-
-class PlanNotFound(PlanError):
-    pass

@@ -2,14 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers import selectors as customer_selectors
-from bnpl_admin.customers.errors import CustomerNotFound
+from bnpl_admin.customers.views import customer_or_404
 from bnpl_admin.plans import services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.forms import PaymentForm, PlanForm
@@ -30,10 +28,7 @@ def _schedule_preview(form: PlanForm):
 
 @permission_required("plans.add_plan", raise_exception=True)
 def create_plan(request, customer_id):
-    try:
-        customer = customer_selectors.get_customer(customer_id)
-    except CustomerNotFound:
-        raise Http404(f"No customer {customer_id}") from None
+    customer = customer_or_404(customer_id)
 
     if request.htmx and request.method == "GET" and "total_amount" in request.GET:
         form = PlanForm({**request.GET.dict(), "token": "preview"})

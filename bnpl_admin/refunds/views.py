@@ -2,13 +2,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers import selectors as customer_selectors
-from bnpl_admin.customers.errors import CustomerNotFound
+from bnpl_admin.customers.views import customer_or_404
 from bnpl_admin.refunds import services
 from bnpl_admin.refunds.errors import IllegalTransition, RefundError
 from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
@@ -19,10 +17,7 @@ from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 @permission_required("refunds.add_refund", raise_exception=True)
 def issue_refund(request, customer_id):
     """Step 1 shows the form; step 2 (`step=review`) asks for confirmation; step 3 issues it once."""
-    try:
-        customer = customer_selectors.get_customer(customer_id)
-    except CustomerNotFound:
-        raise Http404(f"No customer {customer_id}") from None
+    customer = customer_or_404(customer_id)
     plans = list(customer.plans.order_by("-created_at"))
     initial = {"token": new_token(), "plan": request.GET.get("plan", "")}
     form = RefundForm(request.POST or None, plans=plans, initial=initial)
