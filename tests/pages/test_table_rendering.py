@@ -1,0 +1,104 @@
+"""Every table's body, rendered by `{% table_body %}`, is the one django-tables2's own template renders."""
+
+import datetime
+import re
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
+from django.utils import timezone
+
+from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.tables import AuditEventTable
+from bnpl_admin.customers import selectors
+from bnpl_admin.customers.models import Customer
+from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
+from bnpl_admin.plans.services import check_overdue
+from bnpl_admin.webhooks.models import WebhookEvent
+from bnpl_admin.webhooks.tables import WebhookEventTable
+from tests.factories import CustomerFactory, MerchantFactory, PlanFactory
+from tests.pages import html_of, table_rows
+
+pytestmark = pytest.mark.django_db
+
+LIBRARY_TEMPLATE = "django_tables2/table.html"
+
+
+def _tbody(html: str) -> str:
+    body = re.search(r"<tbody[^>]*>(.*)</tbody>", html, re.S).group(1)
+    return re.sub(r"\s+<", "<", re.sub(r">\s+", ">", body)).strip()
+
+
+def _both(table_class, data, **kwargs):
+    request = RequestFactory().get("/", {"sort": kwargs.pop("sort", "")})
+    request.user = AnonymousUser()
+    ours = table_class(data, **kwargs)
+    theirs = table_class(data, template_name=LIBRARY_TEMPLATE, **kwargs)
+    for table in (ours, theirs):
+        table.order_by = request.GET.get("sort") or table.order_by
+    return _tbody(ours.as_html(request)), _tbody(theirs.as_html(request))
+
+
+@pytest.fixture
+def customers():
+    today = timezone.localdate()
+    PlanFactory(start_date=today - datetime.timedelta(days=70))
+    PlanFactory(start_date=today - datetime.timedelta(days=40), customer=CustomerFactory(full_name="<b>Tag</b> & Co"))
+    CustomerFactory(date_of_birth=None)
+    check_overdue()
+    assert Customer.objects.filter(status=Customer.Status.DEBT_USER).count() == 2
+
+
+@pytest.mark.parametrize("sort", ["", "-created_at", "status"])
+def test_customer_table_body_is_the_librarys(customers, sort):
+    ours, theirs = _both(CustomerTable, selectors.customer_list(), sort=sort)
+    assert 'class="badge badge-debt_user"' in ours
+    assert "&lt;b&gt;Tag&lt;/b&gt; &amp; Co" in ours
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("sort", ["", "total_overdue", "-days_overdue"])
+def test_debt_user_table_body_is_the_librarys(customers, sort):
+    ours, theirs = _both(DebtUserTable, selectors.debt_users(), sort=sort)
+    assert '<td class="num">' in ours
+    assert ours == theirs
+
+
+def test_audit_table_body_is_the_librarys(customers):
+    ours, theirs = _both(AuditEventTable, AuditEvent.objects.all())
+    assert ours.count("<tr ") == AuditEvent.objects.count()
+    assert ours == theirs
+
+
+def test_webhook_table_body_is_the_librarys(db):
+    merchant = MerchantFactory()
+    for n, status in enumerate(WebhookEvent.Status.values):
+        WebhookEvent.objects.create(
+            merchant=merchant, webhook_id=f"wh-{n}", payload={}, refund_ref=f"txn-{n}", status=status
+        )
+    ours, theirs = _both(WebhookEventTable, WebhookEvent.objects.select_related("merchant"))
+    assert 'class="badge badge-failed"' in ours
+    assert ours == theirs
+
+
+def test_an_empty_table_shows_its_empty_text(db):
+    ours, theirs = _both(CustomerTable, Customer.objects.none(), empty_text="No customers")
+    assert "No customers" in ours
+    assert ours == theirs
+
+
+def test_the_header_links_sort_the_other_way_and_keep_the_filter(support_client, customers):
+    html = html_of(support_client.get("/customers/", {"status": "DEBT_USER", "sort": "full_name"}))
+
+    assert '<th class="asc orderable">' in html
+    assert '<a href="?status=DEBT_USER&amp;sort=-full_name">Name</a>' in html
+    assert '<a href="?status=DEBT_USER&amp;sort=customer_id">Customer ID</a>' in html
+
+
+def test_the_risk_review_rows_show_the_overdue_figures(risk_client, customers):
+    rows = table_rows(risk_client.get("/risk/"))
+
+    assert len(rows) == 2
+    for _customer_id, _name, _phone, total, count, oldest, days in rows:
+        assert total.endswith(" UZS") and int(count) >= 1
+        assert int(days) == (timezone.localdate() - datetime.date.fromisoformat(oldest)).days
