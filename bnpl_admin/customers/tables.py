@@ -2,7 +2,7 @@ import django_tables2 as tables
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.templatetags.bnpl import money
+from bnpl_admin.staff.templatetags.bnpl import money, status_badge
 
 
 class CustomerTable(tables.Table):
@@ -13,7 +13,7 @@ class CustomerTable(tables.Table):
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
     card_masked = tables.Column(verbose_name="Card", orderable=False)
-    status = tables.TemplateColumn(template_name="components/status_badge_cell.html", verbose_name="Status")
+    status = tables.Column(verbose_name="Status")
     created_at = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d")
 
     class Meta:
@@ -21,6 +21,9 @@ class CustomerTable(tables.Table):
         fields = ("customer_id", "full_name", "phone_masked", "passport_masked", "card_masked", "status", "created_at")
         attrs = {"class": "table"}
         order_by = ("customer_id",)
+
+    def render_status(self, record, value):
+        return status_badge(record.status, value)
 
     def value_status(self, value):
         return value

@@ -1,5 +1,6 @@
 import django_tables2 as tables
 
+from bnpl_admin.staff.templatetags.bnpl import status_badge
 from bnpl_admin.webhooks.models import WebhookEvent
 
 
@@ -10,7 +11,7 @@ class WebhookEventTable(tables.Table):
     webhook_id = tables.Column(verbose_name="Webhook ID")
     refund_ref = tables.Column(verbose_name="Refund")
     requested_status = tables.Column(verbose_name="Reported")
-    status = tables.TemplateColumn(template_name="components/status_badge_cell.html", verbose_name="Status")
+    status = tables.Column(verbose_name="Status")
     attempts = tables.Column(verbose_name="Attempts", attrs={"td": {"class": "num"}})
     detail = tables.Column(verbose_name="Detail", orderable=False, attrs={"td": {"class": "wrap"}})
 
@@ -30,6 +31,9 @@ class WebhookEventTable(tables.Table):
         )
         attrs = {"class": "table"}
         order_by = ("-received_at",)
+
+    def render_status(self, record, value):
+        return status_badge(record.status, value)
 
     def value_status(self, value):
         return value
