@@ -18,7 +18,7 @@ class Customer(models.Model):
     full_name = models.CharField(max_length=200)
     phone_encrypted = models.TextField(blank=True, default="")
     phone_masked = models.CharField(max_length=32, blank=True, default="")
-    phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    phone_hash = models.CharField(max_length=64, blank=True, default="")
     passport_encrypted = models.TextField(blank=True, default="")
     passport_masked = models.CharField(max_length=32, blank=True, default="")
     card_encrypted = models.TextField(blank=True, default="")
@@ -37,6 +37,8 @@ class Customer(models.Model):
             models.CheckConstraint(condition=Q(status__in=["NORMAL", "DEBT_USER"]), name="customer_status_valid"),
         ]
         indexes = [
+            # Exact match only: a plain index, without the LIKE index `db_index=True` would add.
+            models.Index(fields=["phone_hash"], name="customer_phone_hash"),
             models.Index(fields=["status", "customer_id"], name="customer_status_id"),
             # Deep pages of the API list find their rows' keys by an index-only scan (the unique
             # index on customer_id alone would read a table row per skipped position).

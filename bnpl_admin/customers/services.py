@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
@@ -96,6 +96,26 @@ def lock_customer(customer_id: str) -> Customer:
         raise CustomerNotFound(customer_id) from None
 
 
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock that orders debt-status changes.
+_DEBT_STATUS_LOCK_KEY = 0x424E504C_4F564400
+
+
+def hold_debt_status_lock(*, exclusive: bool = False) -> None:
+    """PostgreSQL: hold the debt-status lock until the surrounding transaction ends.
+
+    The overdue checker holds it exclusively: it flips installments and then customers in two
+    set-based steps without locking every customer first. Payments and manual overrides, which
+    lock a customer and then its installments, hold it shared, so they run either wholly before
+    or wholly after a checker run (never interleaved, never deadlocked with it), while any
+    number of them run side by side. SQLite serialises writers, so it needs no lock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [_DEBT_STATUS_LOCK_KEY])
+
+
 def change_status(*, customer: Customer, status: str, reason: str, actor: Actor) -> bool:
     """Set a locked customer's status and audit it; returns False when it was already so."""
     if customer.status == status:
@@ -121,6 +141,7 @@ def override_status(*, customer_id: str, status: str, reason: str, actor: Actor)
         raise ValueError(f"Unknown status {status!r}")
     if not reason.strip():
         raise ValueError("A reason is required")
+    hold_debt_status_lock()
     customer = lock_customer(customer_id)
     change_status(customer=customer, status=status, reason=f"Manual override: {reason.strip()}", actor=actor)
     return customer

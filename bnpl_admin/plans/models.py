@@ -52,9 +52,13 @@ class Installment(models.Model):
         PAID = "PAID", "Paid"
         OVERDUE = "OVERDUE", "Overdue"
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="installments")
+    # No single-column index on either key: (plan, number) and (customer, status) lead with them,
+    # and every index is one more write for each installment the overdue checker flips.
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="installments", db_index=False)
     # Denormalised from the plan: the overdue checker and debt lookups work per customer.
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="installments")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="installments", db_index=False
+    )
     number = models.PositiveSmallIntegerField()
     amount_due = models.DecimalField(max_digits=14, decimal_places=2)
     due_date = models.DateField()

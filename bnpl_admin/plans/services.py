@@ -1,8 +1,9 @@
 """Writes to plans and installments: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2).
 
-Lock order, to stay free of deadlocks: the customer row before its installments, everywhere.
-check_overdue runs one at a time (a PostgreSQL advisory lock) and locks the customers it is about
-to touch before it changes any installment.
+Lock order, to stay free of deadlocks: the customer row before its installments, everywhere
+except in check_overdue, which changes installments and then customers in two set-based steps.
+On PostgreSQL it holds the debt-status advisory lock exclusively (one checker at a time) and
+record_payment holds it shared, so a payment and a checker run never interleave.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
     if customer_id is None:
         raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, ids))}")
 
+    customer_services.hold_debt_status_lock()
     customer = customer_services.lock_customer(customer_id)
     installments = list(Installment.objects.select_for_update().filter(pk__in=ids, customer=customer).order_by("pk"))
     by_id = {i.pk: i for i in installments}
@@ -192,12 +194,63 @@ class OverdueResult:
 _DEBT_REASON = "Overdue installment"
 
 
-def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
+_AUDIT_COLUMNS = "at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data"
+# One customer.status_changed row per customer flipped; the parameters are now, actor kind, label, data.
+_AUDIT_VALUES = "%s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id"
+
+
+def _audit_parameters(now: datetime.datetime, actor: Actor) -> list:
+    data = json.dumps({"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON})
+    return [connection.ops.adapt_datetimefield_value(now), actor.kind, actor.label, data]
+
+
+def _flip_installments_and_their_customers(*, as_of: datetime.date, now: datetime.datetime, actor: Actor):
+    """PostgreSQL, one statement: the installments falling due become OVERDUE, and their customers
+    become DEBT_USER (each audited) with `overdue_since` moved back to the oldest of them.
+
+    Driven by the rows it changes (RETURNING), so its cost follows the number of flips, not the
+    number of customers. Returns (installments marked, customers flipped). The caller holds the
+    debt-status lock exclusively: no payment or override changes a customer meanwhile, and a
+    plan being created (customer row locked) is waited for, then the customer flipped after it.
+    """
+    customer_table = Customer._meta.db_table
+    installment_table = Installment._meta.db_table
+    audit_table = AuditEvent._meta.db_table
+    now_value, *audit = _audit_parameters(now, actor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH falling_due AS ("
+            f"  UPDATE {installment_table} SET status = 'OVERDUE' WHERE status = 'UPCOMING' AND due_date < %s"
+            f"  RETURNING customer_id, due_date"
+            f"), oldest AS ("
+            f"  SELECT customer_id, MIN(due_date) AS due_date FROM falling_due GROUP BY customer_id"
+            # Two updates of disjoint rows (by status in the statement's snapshot): NORMAL customers
+            # flip (and are audited); debt users only get an older overdue_since, when it is.
+            f"), c AS ("
+            f"  UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s,"
+            f"  overdue_since = LEAST(c.overdue_since, o.due_date) FROM oldest o"
+            f"  WHERE c.id = o.customer_id AND c.status = 'NORMAL' RETURNING c.customer_id"
+            f"), dated AS ("
+            f"  UPDATE {customer_table} AS c SET updated_at = %s, overdue_since = o.due_date FROM oldest o"
+            f"  WHERE c.id = o.customer_id AND c.status = 'DEBT_USER'"
+            f"  AND (c.overdue_since IS NULL OR c.overdue_since > o.due_date)"
+            f"), audited AS ("
+            f"  INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s::jsonb FROM c RETURNING 1"
+            f") SELECT (SELECT count(*) FROM falling_due), (SELECT count(*) FROM audited)",
+            [as_of, now_value, now_value, now_value, *audit],
+        )
+        marked, flipped = cursor.fetchone()
+    return marked, flipped
+
+
+def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor, known_overdue_only: bool = False) -> int:
     """Customers with an OVERDUE installment and status NORMAL become DEBT_USER, each audited.
 
     Set-based: two statements whatever the number of rows. On PostgreSQL the update and the
     audit insert are one statement (a data-modifying CTE), so the audit names exactly the rows
-    changed even under concurrency; SQLite serialises writers, so two statements are equivalent.
+    changed; SQLite serialises writers, so two statements are equivalent. `known_overdue_only`
+    looks only at customers whose `overdue_since` is set (an index range: the customers put back
+    to NORMAL by hand while still overdue) instead of probing every NORMAL customer.
     """
     customer_table = Customer._meta.db_table
     installment_table = Installment._meta.db_table
@@ -209,55 +262,30 @@ def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor) -> int:
         f"c.status = 'NORMAL' AND EXISTS (SELECT 1 FROM {installment_table} i "
         f"WHERE i.customer_id = c.id AND i.status = 'OVERDUE')"
     )
-    data = json.dumps({"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON})
-    now = connection.ops.adapt_datetimefield_value(now)  # the format the ORM writes
-    audit_columns = "at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data"
-    audit_values = "%s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id"
+    if known_overdue_only:
+        debt_condition += " AND c.overdue_since IS NOT NULL"
+    now_value, *audit = _audit_parameters(now, actor)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"WITH c AS (UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
                 f"overdue_since = ({oldest_overdue}) "
                 f"WHERE {debt_condition} RETURNING c.customer_id) "
-                f"INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values}, %s::jsonb FROM c",
-                [now, now, actor.kind, actor.label, data],
+                f"INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s::jsonb FROM c",
+                [now_value, now_value, *audit],
             )
             return cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values}, %s FROM {customer_table} AS c "
+            f"INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s FROM {customer_table} AS c "
             f"WHERE {debt_condition}",
-            [now, actor.kind, actor.label, data],
+            [now_value, *audit],
         )
         cursor.execute(
             f"UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
             f"overdue_since = ({oldest_overdue}) WHERE {debt_condition}",
-            [now],
+            [now_value],
         )
         return cursor.rowcount
-
-
-# Any fixed 64-bit number: the key of the checker's transaction-level advisory lock.
-_CHECKER_LOCK_KEY = 0x424E504C_4F564400
-
-
-def _lock_customers_falling_due(as_of: datetime.date) -> None:
-    """PostgreSQL: run one checker at a time, and lock (in id order) the customers whose
-    installments are about to become OVERDUE, before touching any installment.
-
-    Without the customer locks, a payment that is restoring one of them to NORMAL would commit
-    after this checker had skipped them as "already DEBT_USER", leaving a NORMAL customer with an
-    OVERDUE installment. Locking first also keeps the customer-then-installments lock order.
-    """
-    customer_table = Customer._meta.db_table
-    installment_table = Installment._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKER_LOCK_KEY])
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT c.id FROM {customer_table} AS c WHERE EXISTS ("
-            f"SELECT 1 FROM {installment_table} i WHERE i.customer_id = c.id "
-            f"AND i.status = 'UPCOMING' AND i.due_date < %s) ORDER BY c.id FOR UPDATE) AS locked",
-            [as_of],
-        )
 
 
 def _date_debt_without_overdue_since() -> None:
@@ -279,12 +307,15 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     as_of = as_of or timezone.localdate()
     now = timezone.now()
     if connection.vendor == "postgresql":
-        _lock_customers_falling_due(as_of)
-    marked = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).update(
-        status=Installment.Status.OVERDUE
-    )
-    flipped = _flip_customers_to_debt(now=now, actor=actor)
-    _date_debt_without_overdue_since()
+        customer_services.hold_debt_status_lock(exclusive=True)
+        marked, flipped = _flip_installments_and_their_customers(as_of=as_of, now=now, actor=actor)
+        flipped += _flip_customers_to_debt(now=now, actor=actor, known_overdue_only=True)
+    else:
+        marked = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).update(
+            status=Installment.Status.OVERDUE
+        )
+        flipped = _flip_customers_to_debt(now=now, actor=actor)
+        _date_debt_without_overdue_since()  # PostgreSQL's statement dates them as it goes
     result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)
     if marked or flipped:
         audit.record(

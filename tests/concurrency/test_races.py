@@ -186,3 +186,63 @@ def test_the_same_customer_created_twice_at_once_is_created_once():
     assert sum(isinstance(r, CustomerAlreadyExists) for r in results) == 1
     assert Customer.objects.filter(customer_id="usr-twin").count() == 1
     assert AuditEvent.objects.filter(action="customer.created").count() == 1
+
+
+def test_an_override_racing_the_overdue_checker_is_ordered_before_it_and_every_change_is_audited(monkeypatch):
+    """A risk officer puts an overdue customer back to NORMAL while the checker is flipping the
+    customer's next installment: the two never interleave, so the customer ends DEBT_USER and the
+    audit trail tells both changes in order (NORMAL by hand, then DEBT_USER by the checker)."""
+    plan = PlanFactory(start_date=datetime.date(2025, 1, 10))  # due Feb 10, Mar 10, Apr 10
+    check_overdue(as_of=datetime.date(2025, 3, 1), actor=ACTOR)  # #1 OVERDUE, customer DEBT_USER
+    customer_id = plan.customer.customer_id
+
+    decided = threading.Event()
+    resume = threading.Event()
+    change_status = customer_services.change_status
+
+    def change_status_slowly(**kwargs):
+        decided.set()
+        resume.wait(10)
+        return change_status(**kwargs)
+
+    monkeypatch.setattr(customer_services, "change_status", change_status_slowly)
+    errors: list[BaseException] = []
+
+    def override():
+        try:
+            customer_services.override_status(customer_id=customer_id, status="NORMAL", reason="call", actor=ACTOR)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            resume.set()
+            connection.close()
+
+    def check():
+        try:
+            check_overdue(as_of=datetime.date(2025, 3, 20), actor=ACTOR)  # #2 (Mar 10) becomes OVERDUE
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    officer = threading.Thread(target=override)
+    officer.start()
+    assert decided.wait(10), "override_status never reached its status change"
+    checker = threading.Thread(target=check)
+    checker.start()
+    checker.join(1)
+    assert checker.is_alive(), "the checker must wait for the override's transaction"
+    resume.set()
+    officer.join(10)
+    checker.join(10)
+    assert not officer.is_alive() and not checker.is_alive()
+    assert errors == []
+
+    customer = Customer.objects.get(customer_id=customer_id)
+    assert customer.status == Customer.Status.DEBT_USER
+    assert customer.overdue_since == datetime.date(2025, 2, 10)
+    changes = [
+        (e.data["from"], e.data["to"])
+        for e in AuditEvent.objects.filter(action="customer.status_changed", customer_ref=customer_id).order_by("id")
+    ]
+    assert changes == [("NORMAL", "DEBT_USER"), ("DEBT_USER", "NORMAL"), ("NORMAL", "DEBT_USER")]
