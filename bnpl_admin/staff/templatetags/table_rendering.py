@@ -16,13 +16,27 @@ from django.db import models
 from django.template import Context, Template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.utils import signature
 
 register = template.Library()
+
+
+def _signature(render):
+    """`django_tables2.utils.signature`, computed once per function rather than once per table."""
+    function = getattr(render, "__func__", None)
+    if function is None or getattr(render, "__self__", None) is None:
+        return signature(render)
+    return _method_signature(function)
+
+
+@functools.lru_cache(maxsize=256)
+def _method_signature(function):
+    args, catch_all = signature(function)
+    return args[1:], catch_all  # without `self`, as for the bound method
 
 
 @functools.lru_cache(maxsize=64)
@@ -48,7 +62,7 @@ class _ColumnRenderer:
             self.render = self._render_template_code
         self.link = bound_column.link
         self.localize = bound_column.localize
-        args, catch_all = signature(bound_column.render)
+        args, catch_all = _signature(bound_column.render)
         self.render_args = None if catch_all else frozenset(args)
         # Only a single-attribute accessor on a model record has a fast path; anything else
         # (related lookups, dicts, callables) goes through the library's own resolution.
@@ -102,7 +116,8 @@ class _ColumnRenderer:
         if attrs is None:
             self.bound_column.current_value, self.bound_column.current_record = cell, record
             attrs = self.bound_column.attrs["td"].as_html()
-        return format_html("<td {}>{}</td>", attrs, self._show(cell, context))
+        # Both parts are already escaped (attrs by `as_html`, the cell by `_show`).
+        return f"<td {attrs}>{self._show(cell, context)}</td>"
 
     def _render(self, row, value):
         kwargs = {
@@ -133,20 +148,21 @@ class _ColumnRenderer:
             parent_context["request"] = getattr(table, "request", None)
             return _compiled(self.column.template_code).render(parent_context)
 
-    def _show(self, cell, context):
-        if self.localize is None:
-            return render_value_in_context(cell, context)
-        return render_value_in_context(localize(cell) if self.localize else unlocalize(cell), context)
+    def _show(self, cell, context) -> str:
+        """The cell as `{{ cell }}` (or `{{ cell|localize }}`, `{{ cell|unlocalize }}`) shows it."""
+        if self.localize is not None:
+            cell = localize(cell) if self.localize else unlocalize(cell)
+        return render_value_in_context(cell, context)
 
 
 @register.simple_tag(takes_context=True)
 def table_body(context, table):
     """`<tr>` rows of the table's current page (or its empty text), as django-tables2's template renders them."""
     columns = [_ColumnRenderer(table, bound_column) for bound_column in table.columns]
-    rows = []
-    for row in table.paginated_rows:
-        cells = mark_safe("".join(column.td(row, context) for column in columns))
-        rows.append(format_html("<tr {}>{}</tr>", row.attrs.as_html(), cells))
+    rows = [
+        f"<tr {row.attrs.as_html()}>{''.join(column.td(row, context) for column in columns)}</tr>"
+        for row in table.paginated_rows
+    ]
     if not rows and table.empty_text:
         return format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)
-    return format_html_join("\n", "{}", ((row,) for row in rows))
+    return mark_safe("\n".join(rows))  # every part was escaped where it was made
