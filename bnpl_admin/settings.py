@@ -169,7 +169,12 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bnpl_cache"},
     # API throttling: per process, so that a request costs no database round trip for it.
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
+    # Short-lived per-process memos (API token owners' permissions).
+    "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-process"},
 }
+# How long a token owner's permissions are remembered by each web process (a role change reaches
+# the API within this time; revoking the token or deactivating the user is immediate).
+API_PERMISSION_CACHE_SECONDS = env.int("API_PERMISSION_CACHE_SECONDS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -77,10 +77,12 @@ def bearer_client(user=None, *, token: str | None = None) -> PiiCheckingClient:
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts():
-    """Throttle counts live in a per-process cache keyed by user pk (reused between tests)."""
+    """Throttle counts and token owners' permissions live in per-process caches (kept between tests)."""
     caches["throttle"].clear()
+    caches["process"].clear()
     yield
     caches["throttle"].clear()
+    caches["process"].clear()
 
 
 @pytest.fixture

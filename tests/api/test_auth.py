@@ -295,3 +295,44 @@ class TestMethodsNotInTheContract:
 
         assert response.status_code < 500, response.content[:300]
         assert snapshot() == before
+
+
+class TestRevocation:
+    """Each web process remembers a token owner's permissions for API_PERMISSION_CACHE_SECONDS."""
+
+    def test_a_role_taken_away_is_refused_once_the_remembered_permissions_expire(self, settings, world):
+        from django.core.cache import caches
+
+        user = UserFactory.support()
+        client = bearer_client(user)
+        assert client.get("/api/v1/users/").status_code == 200
+        user.groups.clear()
+        # Within the remembering time the owner's permissions are those of the last lookup...
+        assert client.get("/api/v1/users/").status_code == 200
+        # ...and once they expire (here: the cache is emptied), the role is gone.
+        caches["process"].clear()
+        assert_error(client.get("/api/v1/users/"), 403, ROLE_REFUSED)
+
+    def test_without_remembering_a_role_taken_away_is_refused_at_once(self, settings, world):
+        settings.API_PERMISSION_CACHE_SECONDS = 0
+        user = UserFactory.support()
+        client = bearer_client(user)
+        assert client.get("/api/v1/users/").status_code == 200
+        user.groups.clear()
+        assert_error(client.get("/api/v1/users/"), 403, ROLE_REFUSED)
+
+    def test_a_deactivated_user_or_a_deleted_token_is_refused_at_once(self, world):
+        from rest_framework.authtoken.models import Token
+
+        user = UserFactory.support()
+        client = bearer_client(user)
+        assert client.get("/api/v1/users/").status_code == 200
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        assert client.get("/api/v1/users/").status_code == 401
+
+        other = UserFactory.support()
+        client = bearer_client(other)
+        assert client.get("/api/v1/users/").status_code == 200
+        Token.objects.filter(user=other).delete()
+        assert client.get("/api/v1/users/").status_code == 401
