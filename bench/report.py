@@ -15,6 +15,10 @@ from django.db import connection
 HEAD = "# Benchmark results\n\nWritten by `python bench/run.py` (`make bench`); each run replaces its own section.\n"
 
 
+# PostgreSQL settings that change the figures (README "Deploying and scaling" gives the values used).
+TUNED_SETTINGS = ("shared_buffers", "max_wal_size", "work_mem")
+
+
 def machine() -> str:
     with open("/proc/meminfo") as f:
         mem_kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
@@ -27,6 +31,11 @@ def machine() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
+        settings = []
+        for name in TUNED_SETTINGS:
+            cursor.execute(f"SHOW {name}")
+            settings.append(f"{name}={cursor.fetchone()[0]}")
+    pg += f" ({', '.join(settings)})"
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()
     return (
         f"nproc {os.cpu_count()} ({cpu}), memory {mem_kb / 1024 / 1024:.1f} GiB, PostgreSQL {pg}, "

@@ -64,6 +64,46 @@ def psql(sql: str, db: str = "postgres") -> str:
     ).stdout.strip()
 
 
+# The server settings the figures in RESULTS.md were measured with (README: "Deploying and scaling").
+POSTGRES_SETTINGS = {
+    "shared_buffers": "4GB",
+    "effective_cache_size": "12GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "512MB",
+    "wal_buffers": "64MB",
+}
+
+
+def tune_postgres() -> None:
+    """ALTER SYSTEM to POSTGRES_SETTINGS and restart the local cluster if anything changed."""
+    changed = False
+    for name, value in POSTGRES_SETTINGS.items():
+        current = psql(f"SELECT current_setting('{name}')")  # PostgreSQL shows "4GB", "15min"...
+        if current == value:
+            continue
+        print(f">> postgres: {name} {current} -> {value}", file=sys.stderr)
+        psql(f"ALTER SYSTEM SET {name} = '{value}'")
+        changed = True
+    if changed:
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
+        for _ in range(60):
+            if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
+                break
+            time.sleep(1)
+
+
+def warn_if_untuned() -> None:
+    if int(psql("SELECT pg_size_bytes(current_setting('shared_buffers'))")) < 1024**3:
+        print(
+            ">> warning: PostgreSQL runs with shared_buffers < 1GB (its default is 128MB); the figures in "
+            "RESULTS.md were measured with bench/run.py --tune-postgres",
+            file=sys.stderr,
+        )
+
+
 def prepare_database(*, customers: int, reuse: bool):
     """Reuse a complete data set of the right size, or build one from scratch."""
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") == "1"
@@ -104,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--label", default="", help="label of this run in RESULTS.md (e.g. before/after)")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument(
+        "--tune-postgres",
+        action="store_true",
+        help="ALTER SYSTEM the local PostgreSQL to the settings of RESULTS.md and restart it (needs root)",
+    )
     args = parser.parse_args(argv)
     only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(only) - set(ALL)
@@ -111,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
 
     started = time.perf_counter()
+    if args.tune_postgres:
+        tune_postgres()
+    warn_if_untuned()
     info, reused = prepare_database(customers=args.customers, reuse=args.reuse)
     from bench import measure, report
 
