@@ -1,6 +1,6 @@
 """JSON API v1: thin views over the same services as the pages; every error is `{"error": ...}`."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -144,12 +144,11 @@ class DebtView(ApiView):
         )
 
 
+INSTALLMENTS_IN_ORDER = Prefetch("installments", queryset=Installment.objects.order_by("number"))
+
+
 def _plan_with_installments(plan_id):
-    return (
-        Plan.objects.select_related("customer")
-        .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("number")))
-        .get(pk=plan_id)
-    )
+    return Plan.objects.select_related("customer").prefetch_related(INSTALLMENTS_IN_ORDER).get(pk=plan_id)
 
 
 class PlanCreate(ApiView):
@@ -180,7 +179,8 @@ class PlanCreate(ApiView):
             return error(str(exc), 404)
         except InvalidPlan as exc:
             return error(str(exc), 400)
-        return Response(s.PlanSerializer(_plan_with_installments(plan.pk)).data, status=status.HTTP_201_CREATED)
+        prefetch_related_objects([plan], INSTALLMENTS_IN_ORDER)  # the service's plan already has its customer
+        return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
 
 class PlanDetail(ApiView):
