@@ -356,6 +356,11 @@ def measure_reads(*, rounds: int, duration: int, workers: int) -> list[Row]:
     ph = phone_lookup_hash(phone)
     assert Customer.objects.filter(phone_hash=ph, customer_id=overdue_id).exists(), "phone lookup does not match"
 
+    # The key just before page 2000 (rows 39,981-40,000): the same page reached by keyset.
+    deep_after = _sample_customer(
+        "SELECT customer_id FROM customers_customer ORDER BY customer_id OFFSET 39979 LIMIT 1"
+    )
+
     rows = []
     with Server(workers):
         token = api_token("risk")
@@ -368,6 +373,7 @@ def measure_reads(*, rounds: int, duration: int, workers: int) -> list[Row]:
         scenarios = [
             ("API GET /api/v1/users/ (page 1)", "/api/v1/users/", api, 900, 15),
             ("API GET /api/v1/users/?page=2000", "/api/v1/users/?page=2000", api, 900, 15),
+            ("API users ?after=<key> (keyset, page 2000)", f"/api/v1/users/?after={deep_after}", api, 900, 15),
             (f"API GET /api/v1/debt/{overdue_id}/", f"/api/v1/debt/{overdue_id}/", api, 800, 15),
             ("Page /customers/ by status, sorted", "/customers/?status=DEBT_USER&sort=-created_at", page, 500, 20),
             ("Page /customers/?ph=<hash> (exact phone)", f"/customers/?ph={ph}", page, 500, 20),

@@ -8,16 +8,25 @@ row before the page). The contract keeps `count` and `?page=N`, so instead:
   exactly every time: the scan is cheap there, and tests and fresh installs see exact numbers);
 - deep pages first find the page's primary keys (an index-only scan, no table rows touched) and
   then load just those rows: a "deferred join".
+
+A client walking the whole list should use keyset pages instead: `?after=<key of the last row
+seen>` starts the page just after that row (an index range scan: every page as cheap as the
+first, and rows inserted meanwhile neither skipped nor repeated), and `next` then carries on the
+same way (`previous` is null).
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 # Counts below this are taken live: exact, and cheap enough.
 EXACT_COUNT_BELOW = 50_000
@@ -60,9 +69,49 @@ class LargeTablePaginator(Paginator):
 
 
 class LargeTablePagination(PageNumberPagination):
-    """DRF's page-number pagination (same query parameters and body) over `LargeTablePaginator`."""
+    """DRF's page-number pagination (same query parameters and body) over `LargeTablePaginator`,
+    plus keyset pages with `?after=` on `keyset_field` (the queryset must be ordered by it)."""
 
     django_paginator_class = LargeTablePaginator
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    after_query_param = "after"
+    keyset_field = "customer_id"
+    keyset_value = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")  # empty: from the first row
+
+    def paginate_queryset(self, queryset, request, view=None):
+        after = request.query_params.get(self.after_query_param)
+        if after is None:
+            self.keyset = False
+            return super().paginate_queryset(queryset, request, view)
+        if not self.keyset_value.match(after):
+            raise ValidationError({self.after_query_param: ["Not a valid key to start after."]})
+        self.keyset, self.request = True, request
+        size = self.get_page_size(request)
+        rows = list(queryset.filter(**{f"{self.keyset_field}__gt": after})[: size + 1])
+        self.has_more, rows = len(rows) > size, rows[:size]
+        self.total = LargeTablePaginator(queryset, size).count
+        self.last_key = getattr(rows[-1], self.keyset_field) if rows else None
+        return rows
+
+    def get_paginated_response(self, data):
+        if not self.keyset:
+            return super().get_paginated_response(data)
+        next_url = None
+        if self.has_more:
+            url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+            next_url = replace_query_param(url, self.after_query_param, self.last_key)
+        return Response({"count": self.total, "next": next_url, "previous": None, "results": data})
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.after_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Keyset paging: the page starts after this user_id (empty: the first); follow `next`.",
+                "schema": {"type": "string", "pattern": self.keyset_value.pattern},
+            },
+        ]

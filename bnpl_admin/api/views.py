@@ -56,7 +56,7 @@ class UserList(ListAPIView, ApiView):
     def get_queryset(self):
         return customer_selectors.customer_list()
 
-    @extend_schema(responses={200: s.CustomerSerializer(many=True), **errors(401, 403, 404)})
+    @extend_schema(responses={200: s.CustomerSerializer(many=True), **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

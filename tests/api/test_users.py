@@ -107,6 +107,38 @@ class TestList:
         assert len(support_client.get("/api/v1/users/").json()["results"]) == 20
         assert len(support_client.get("/api/v1/users/", {"page_size": 1000}).json()["results"]) == 100
 
+    def test_keyset_pages_walk_every_customer_once_even_when_rows_are_added_meanwhile(self, support_client):
+        for n in range(0, 14, 2):  # usr-00, usr-02, ... usr-12
+            CustomerFactory(customer_id=f"usr-{n:02d}")
+
+        first = support_client.get("/api/v1/users/", {"page_size": 3, "after": ""}).json()
+        seen = [c["user_id"] for c in first["results"]]
+        url = first["next"]
+        CustomerFactory(customer_id="usr-01")  # before the cursor: not this walk's business
+        CustomerFactory(customer_id="usr-09")  # ahead of the cursor: met on the way
+        pages = 1
+        while url:
+            page = support_client.get(url).json()
+            assert page["previous"] is None and page["count"] == 9
+            seen += [c["user_id"] for c in page["results"]]
+            url, pages = page["next"], pages + 1
+
+        assert seen == ["usr-00", "usr-02", "usr-04", "usr-06", "usr-08", "usr-09", "usr-10", "usr-12"]
+        assert pages == 3
+
+    def test_keyset_page_after_the_last_customer_is_empty(self, support_client):
+        CustomerFactory(customer_id="usr-a")
+
+        body = support_client.get("/api/v1/users/", {"after": "usr-a"}).json()
+
+        assert body == {"count": 1, "next": None, "previous": None, "results": []}
+
+    @pytest.mark.parametrize("after", ["usr a", "x" * 65, "usr-\x00", "<script>"])
+    def test_a_malformed_keyset_start_is_a_json_400(self, support_client, after):
+        CustomerFactory()
+
+        assert_error(support_client.get("/api/v1/users/", {"after": after}), 400)
+
     @pytest.mark.parametrize("page", ["0", "99", "abc", "-1"])
     def test_a_page_that_does_not_exist_is_a_json_404(self, support_client, page):
         CustomerFactory()
