@@ -51,6 +51,16 @@ def _fail_missing_browser():
 
 
 @pytest.fixture(autouse=True)
+def _forget_remembered_permissions():
+    """Each process remembers users' permissions for a while (staff/backends.py): not across tests."""
+    from django.core.cache import caches
+
+    caches["process"].clear()
+    yield
+    caches["process"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

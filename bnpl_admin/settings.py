@@ -100,7 +100,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "django.contrib.auth.backends.ModelBackend",
+    "bnpl_admin.staff.backends.RememberedPermissionsBackend",  # ModelBackend, permissions remembered
 ]
 # Login throttling: 5 failures for a username from one address lock it for 15 minutes.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
@@ -169,12 +169,12 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bnpl_cache"},
     # API throttling: per process, so that a request costs no database round trip for it.
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
-    # Short-lived per-process memos (API token owners' permissions).
+    # Short-lived per-process memos (users' permissions and roles).
     "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-process"},
 }
-# How long a token owner's permissions are remembered by each web process (a role change reaches
-# the API within this time; revoking the token or deactivating the user is immediate).
-API_PERMISSION_CACHE_SECONDS = env.int("API_PERMISSION_CACHE_SECONDS", default=30)
+# How long each web process remembers a user's permissions and role (a role change reaches pages
+# and the API within this time; signing out, deactivating the user or deleting a token is immediate).
+PERMISSION_CACHE_SECONDS = env.int("PERMISSION_CACHE_SECONDS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -3,6 +3,8 @@
 `migrate` creates and updates them (see apps.py), so a fresh database has them without any manual step.
 """
 
+from bnpl_admin.staff.backends import remembered
+
 SUPPORT = "support"
 RISK = "risk"
 
@@ -50,7 +52,7 @@ def role_of(user) -> str:
     """The role to show for a user: admin, risk, support, or "staff"."""
     if user.is_superuser:
         return "admin"
-    names = {g.name for g in user.groups.all()}
+    names = remembered(user, "groups", lambda: frozenset(user.groups.values_list("name", flat=True)))
     for role in (RISK, SUPPORT):
         if role in names:
             return role

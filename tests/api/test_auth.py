@@ -298,7 +298,7 @@ class TestMethodsNotInTheContract:
 
 
 class TestRevocation:
-    """Each web process remembers a token owner's permissions for API_PERMISSION_CACHE_SECONDS."""
+    """Each web process remembers a user's permissions for PERMISSION_CACHE_SECONDS."""
 
     def test_a_role_taken_away_is_refused_once_the_remembered_permissions_expire(self, settings, world):
         from django.core.cache import caches
@@ -314,7 +314,7 @@ class TestRevocation:
         assert_error(client.get("/api/v1/users/"), 403, ROLE_REFUSED)
 
     def test_without_remembering_a_role_taken_away_is_refused_at_once(self, settings, world):
-        settings.API_PERMISSION_CACHE_SECONDS = 0
+        settings.PERMISSION_CACHE_SECONDS = 0
         user = UserFactory.support()
         client = bearer_client(user)
         assert client.get("/api/v1/users/").status_code == 200
