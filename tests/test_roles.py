@@ -99,3 +99,39 @@ def test_a_risk_officer_may_reveal_pii_and_override_status():
     officer = UserFactory.risk()
 
     assert officer.has_perms(["customers.reveal_pii", "customers.override_status", "customers.review_debt"])
+
+
+def test_a_role_taken_away_closes_its_pages_once_the_remembered_permissions_expire(client, settings):
+    from django.core.cache import caches
+
+    officer = UserFactory.risk()
+    client.force_login(officer)
+    assert client.get("/risk/").status_code == 200
+    officer.groups.clear()
+
+    assert client.get("/risk/").status_code == 200  # remembered for PERMISSION_CACHE_SECONDS
+    caches["process"].clear()  # ...which have passed
+    assert client.get("/risk/").status_code == 403
+
+
+def test_with_no_remembering_a_role_taken_away_closes_its_pages_at_once(client, settings):
+    settings.PERMISSION_CACHE_SECONDS = 0
+    officer = UserFactory.risk()
+    client.force_login(officer)
+    assert client.get("/risk/").status_code == 200
+    officer.groups.clear()
+
+    assert client.get("/risk/").status_code == 403
+    assert role_of(officer) == "staff"
+
+
+def test_a_deactivated_user_is_signed_out_at_once(client):
+    agent = UserFactory.support()
+    client.force_login(agent)
+    assert client.get("/customers/").status_code == 200
+    agent.is_active = False
+    agent.save(update_fields=["is_active"])
+
+    response = client.get("/customers/")
+
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
