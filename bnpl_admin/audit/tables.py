@@ -4,10 +4,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.staff.columns import FormattedDateColumn
 
 
 class AuditEventTable(tables.Table):
-    at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s")
+    at = FormattedDateColumn(verbose_name="When", format="Y-m-d H:i:s")
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")
     target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False)

@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
+from bnpl_admin.staff.columns import FormattedDateColumn
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
 
 
@@ -14,7 +15,7 @@ class CustomerTable(tables.Table):
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
     card_masked = tables.Column(verbose_name="Card", orderable=False)
     status = tables.Column(verbose_name="Status")
-    created_at = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d")
+    created_at = FormattedDateColumn(verbose_name="Created", format="Y-m-d")
 
     class Meta:
         model = Customer
@@ -35,7 +36,7 @@ class DebtUserTable(tables.Table):
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     total_overdue = tables.Column(verbose_name="Total overdue", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     overdue_count = tables.Column(verbose_name="Overdue installments", attrs={"td": {"class": "num"}})
-    oldest_due_date = tables.DateColumn(verbose_name="Oldest due", format="Y-m-d", order_by=("overdue_since",))
+    oldest_due_date = FormattedDateColumn(verbose_name="Oldest due", format="Y-m-d", order_by=("overdue_since",))
     days_overdue = tables.Column(
         verbose_name="Days overdue",
         accessor="oldest_due_date",
