@@ -17,7 +17,7 @@ def health(request):
     context = {
         "figures": figures,
         "figures_at": datetime.datetime.fromisoformat(figures["computed_at"]),
-        "checks": metrics.system_checks(),
+        "checks": metrics.recent_system_checks(),
         "refund_chart": charts.refunds_by_status(figures["refunds"]),
         "installment_chart": charts.installments_by_day(figures["installments_by_day"], today=today),
         "updated_at": timezone.now(),

@@ -4,7 +4,7 @@ import datetime
 import io
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
@@ -151,3 +151,23 @@ def test_anonymous_users_are_sent_to_login(client):
     response = client.get("/health/")
 
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_the_dashboard_runs_the_checks_at_most_every_few_seconds_and_says_how_old_they_are(
+    django_assert_max_num_queries,
+):
+    first = metrics.recent_system_checks()
+    merchant = Merchant.objects.create(code="m", name="M", webhook_secret_encrypted="x")
+    WebhookEvent.objects.create(merchant=merchant, webhook_id="a", payload={})
+
+    with django_assert_max_num_queries(0):
+        again = metrics.recent_system_checks()
+
+    backlog = next(check for check in again if check.name == "Webhook backlog")
+    assert backlog.value == "0"  # the remembered figure: at most CHECKS_TTL seconds old
+    assert again[-1].name == "Checks took" and again[-1].note.startswith("checked ") and again[-1].note.endswith(" ago")
+    assert [c.name for c in again] == [c.name for c in first]
+
+    caches["process"].clear()  # CHECKS_TTL has passed
+    backlog = next(check for check in metrics.recent_system_checks() if check.name == "Webhook backlog")
+    assert backlog.value == "1"
