@@ -116,6 +116,46 @@ def test_the_same_installment_paid_twice_at_once_is_paid_once():
     assert AuditEvent.objects.filter(action="installment.paid", target_id=str(installment.pk)).count() == 1
 
 
+def _checker_runs_while_a_status_change_waits(monkeypatch, change, *, as_of: datetime.date) -> tuple[list, bool]:
+    """Run `change()` in a thread until it is about to change a customer's status, start the overdue
+    checker in another thread meanwhile, then let the change finish. Returns the errors of both
+    threads and whether the checker was still waiting 1 s after it started (it should be: the
+    debt-status lock orders it after the change)."""
+    decided = threading.Event()
+    resume = threading.Event()
+    change_status = customer_services.change_status
+
+    def change_status_when_told(**kwargs):
+        decided.set()
+        resume.wait(10)
+        return change_status(**kwargs)
+
+    monkeypatch.setattr(customer_services, "change_status", change_status_when_told)
+    errors: list[BaseException] = []
+
+    def run(function):
+        try:
+            function()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            resume.set()
+            connection.close()
+
+    changer = threading.Thread(target=run, args=(change,))
+    changer.start()
+    assert decided.wait(10), "the change never reached its status change"
+    checker = threading.Thread(target=run, args=(lambda: check_overdue(as_of=as_of, actor=ACTOR),))
+    checker.start()
+    checker.join(1)
+    checker_waited = checker.is_alive()
+    resume.set()
+    changer.join(10)
+    checker.join(10)
+    assert not changer.is_alive() and not checker.is_alive()
+    return errors, checker_waited
+
+
 def test_a_payment_racing_the_overdue_checker_never_leaves_a_normal_customer_with_an_overdue_installment(monkeypatch):
     """record_payment has seen "no OVERDUE left" and is about to restore NORMAL when check_overdue
     marks the customer's next installment OVERDUE: the customer must end up DEBT_USER."""
@@ -123,45 +163,14 @@ def test_a_payment_racing_the_overdue_checker_never_leaves_a_normal_customer_wit
     check_overdue(as_of=datetime.date(2025, 3, 1), actor=ACTOR)  # #1 OVERDUE, customer DEBT_USER
     first = plan.installments.get(number=1)
 
-    decided = threading.Event()
-    resume = threading.Event()
-    change_status = customer_services.change_status
+    errors, checker_waited = _checker_runs_while_a_status_change_waits(
+        monkeypatch,
+        lambda: record_payment(installment_ids=[first.pk], actor=ACTOR),
+        as_of=datetime.date(2025, 3, 20),  # #2 (Mar 10) becomes OVERDUE
+    )
 
-    def change_status_after_the_checker(**kwargs):
-        decided.set()
-        resume.wait(10)
-        return change_status(**kwargs)
-
-    monkeypatch.setattr(customer_services, "change_status", change_status_after_the_checker)
-    payment_result: list[object] = []
-
-    def pay():
-        try:
-            payment_result.append(record_payment(installment_ids=[first.pk], actor=ACTOR))
-        except BaseException as exc:
-            payment_result.append(exc)
-        finally:
-            resume.set()
-            connection.close()
-
-    def check():
-        try:
-            check_overdue(as_of=datetime.date(2025, 3, 20), actor=ACTOR)  # #2 (Mar 10) becomes OVERDUE
-        finally:
-            connection.close()
-
-    payer = threading.Thread(target=pay)
-    payer.start()
-    assert decided.wait(10), "record_payment never decided to restore the customer"
-    checker = threading.Thread(target=check)
-    checker.start()
-    checker.join(2)  # a checker that waits for the payment's lock is fine too: then let the payment go on
-    resume.set()
-    payer.join(10)
-    checker.join(10)
-    assert not payer.is_alive() and not checker.is_alive()
-
-    assert not isinstance(payment_result[0], BaseException), payment_result[0]
+    assert errors == []
+    assert checker_waited, "the checker must wait for the payment's transaction"
     customer = Customer.objects.get(pk=plan.customer.pk)
     overdue = list(plan.installments.filter(status=Installment.Status.OVERDUE).values_list("number", flat=True))
     assert overdue == [2]
@@ -196,48 +205,14 @@ def test_an_override_racing_the_overdue_checker_is_ordered_before_it_and_every_c
     check_overdue(as_of=datetime.date(2025, 3, 1), actor=ACTOR)  # #1 OVERDUE, customer DEBT_USER
     customer_id = plan.customer.customer_id
 
-    decided = threading.Event()
-    resume = threading.Event()
-    change_status = customer_services.change_status
+    errors, checker_waited = _checker_runs_while_a_status_change_waits(
+        monkeypatch,
+        lambda: customer_services.override_status(customer_id=customer_id, status="NORMAL", reason="call", actor=ACTOR),
+        as_of=datetime.date(2025, 3, 20),  # #2 (Mar 10) becomes OVERDUE
+    )
 
-    def change_status_slowly(**kwargs):
-        decided.set()
-        resume.wait(10)
-        return change_status(**kwargs)
-
-    monkeypatch.setattr(customer_services, "change_status", change_status_slowly)
-    errors: list[BaseException] = []
-
-    def override():
-        try:
-            customer_services.override_status(customer_id=customer_id, status="NORMAL", reason="call", actor=ACTOR)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            resume.set()
-            connection.close()
-
-    def check():
-        try:
-            check_overdue(as_of=datetime.date(2025, 3, 20), actor=ACTOR)  # #2 (Mar 10) becomes OVERDUE
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    officer = threading.Thread(target=override)
-    officer.start()
-    assert decided.wait(10), "override_status never reached its status change"
-    checker = threading.Thread(target=check)
-    checker.start()
-    checker.join(1)
-    assert checker.is_alive(), "the checker must wait for the override's transaction"
-    resume.set()
-    officer.join(10)
-    checker.join(10)
-    assert not officer.is_alive() and not checker.is_alive()
     assert errors == []
-
+    assert checker_waited, "the checker must wait for the override's transaction"
     customer = Customer.objects.get(customer_id=customer_id)
     assert customer.status == Customer.Status.DEBT_USER
     assert customer.overdue_since == datetime.date(2025, 2, 10)
