@@ -140,3 +140,17 @@ def test_masking_leaves_dates_times_and_ids_readable():
         MaskingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, __file__, 1, text, (), None))
         == text
     )
+
+
+def test_masking_leaves_request_ids_and_task_process_names_whole_but_not_numbers_beside_them():
+    request_id = "808123456789f3f6475d8484a5c75112"  # uuid4().hex with long digit runs
+    text = f"Process-{request_id} processing; request {request_id} card 4111111111111111"
+    all_digits = "41111111111111112222222222222222"  # 32 characters, but no id: no letter
+
+    line = MaskingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, __file__, 1, text, (), None))
+    numbers = MaskingFormatter("%(message)s").format(
+        logging.LogRecord("x", logging.INFO, __file__, 1, all_digits, (), None)
+    )
+
+    assert line == f"Process-{request_id} processing; request {request_id} card 411****"
+    assert "4111111111111111" not in numbers
