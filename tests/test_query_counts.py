@@ -57,6 +57,7 @@ def page_urls(profiled) -> list[tuple[str, str, dict]]:
         ("support", "/health/", {"HTTP_HX_REQUEST": "true"}),
         ("api", "/api/v1/users/", {}),
         ("api", "/api/v1/users/?page=2", {}),
+        ("api", "/api/v1/users/?after=qc-0003&page_size=5", {}),  # keyset
         ("api", f"/api/v1/debt/{cid}/", {}),
     ]
 
