@@ -21,7 +21,13 @@ from bnpl_admin.plans import services as plan_services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.refunds import services as refund_services
-from bnpl_admin.refunds.errors import IllegalTransition, InvalidRefund, RefundConflict, RefundLimitExceeded
+from bnpl_admin.refunds.errors import (
+    IllegalTransition,
+    InvalidRefund,
+    RefundConflict,
+    RefundLimitExceeded,
+    RefundNotFound,
+)
 from bnpl_admin.refunds.models import Refund
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -35,6 +41,26 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 def error(message: str, code: int) -> Response:
     return Response({"error": message}, status=code)
+
+
+# Each refusal of a domain service answers with one status, whatever the endpoint.
+REFUSAL_STATUS = {
+    CustomerNotFound: 404,
+    RefundNotFound: 404,
+    CustomerAlreadyExists: 409,
+    RefundConflict: 409,
+    DebtUserError: 403,
+    InvalidPlan: 400,
+    PaymentError: 400,
+    InvalidRefund: 400,
+    RefundLimitExceeded: 400,
+    IllegalTransition: 400,
+}
+REFUSALS = tuple(REFUSAL_STATUS)
+
+
+def refused(exc: Exception) -> Response:
+    return error(str(exc), REFUSAL_STATUS[type(exc)])
 
 
 def errors(*codes: int) -> dict:
@@ -82,8 +108,8 @@ class UserList(ListAPIView, ApiView):
                 date_of_birth=fields["date_of_birth"],
                 actor=Actor.from_request(request),
             )
-        except CustomerAlreadyExists as exc:
-            return error(str(exc), status.HTTP_409_CONFLICT)
+        except REFUSALS as exc:
+            return refused(exc)
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -95,7 +121,7 @@ class UserDetail(ApiView):
         try:
             customer = customer_selectors.get_customer(customer_id)
         except CustomerNotFound as exc:
-            return error(str(exc), 404)
+            return refused(exc)
         return Response(s.CustomerSerializer(customer).data)
 
 
@@ -110,7 +136,7 @@ class DebtView(ApiView):
         try:
             customer = customer_selectors.get_customer(customer_id)
         except CustomerNotFound as exc:
-            return error(str(exc), 404)
+            return refused(exc)
         return Response(s.DebtStatusSerializer(customer_selectors.debt_status(customer)).data)
 
     @extend_schema(
@@ -131,10 +157,8 @@ class DebtView(ApiView):
                 customer_id=customer_id,
                 actor=Actor.from_request(request),
             )
-        except CustomerNotFound as exc:
-            return error(str(exc), 404)
-        except PaymentError as exc:
-            return error(str(exc), 400)
+        except REFUSALS as exc:
+            return refused(exc)
         return Response(
             {
                 "message": "Repayment processed successfully",
@@ -173,12 +197,8 @@ class PlanCreate(ApiView):
                 installment_count=fields["installment_count"],
                 actor=Actor.from_request(request),
             )
-        except DebtUserError as exc:
-            return error(str(exc), 403)
-        except CustomerNotFound as exc:
-            return error(str(exc), 404)
-        except InvalidPlan as exc:
-            return error(str(exc), 400)
+        except REFUSALS as exc:
+            return refused(exc)
         prefetch_related_objects([plan], INSTALLMENTS_IN_ORDER)  # the service's plan already has its customer
         return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
@@ -223,12 +243,8 @@ class RefundCreate(ApiView):
                 plan_id=fields["plan_id"],
                 actor=Actor.from_request(request),
             )
-        except CustomerNotFound as exc:
-            return error(str(exc), 404)
-        except RefundConflict as exc:
-            return error(str(exc), 409)
-        except (InvalidRefund, RefundLimitExceeded) as exc:
-            return error(str(exc), 400)
+        except REFUSALS as exc:
+            return refused(exc)
         code = status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK
         return Response(s.RefundSerializer(issued.refund).data, status=code)
 
@@ -264,15 +280,13 @@ class RefundCancel(ApiView):
     def _cancel(self, request, refund_id):
         data = s.CancelRefundSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if not Refund.objects.filter(pk=refund_id).exists():
-            return error(f"Refund {refund_id} not found", 404)
         try:
-            refund_services.cancel_refund(
+            refund = refund_services.cancel_refund(
                 refund_id=refund_id, reason=data.validated_data["reason"], actor=Actor.from_request(request)
             )
-        except IllegalTransition as exc:
-            return error(str(exc), 400)
-        return Response(s.RefundSerializer(_refund(refund_id)).data)
+        except REFUSALS as exc:
+            return refused(exc)
+        return Response(s.RefundSerializer(refund).data)
 
 
 class Health(APIView):
