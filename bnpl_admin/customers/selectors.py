@@ -54,11 +54,13 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
     return queryset.filter(Q(customer_id__istartswith=text) | Q(full_name__icontains=text))
 
 
-def get_customer(customer_id: str) -> Customer:
+def get_customer(customer_id: str, *, for_update: bool = False) -> Customer:
+    """The customer by id (row-locked until the transaction ends with `for_update`), or CustomerNotFound."""
     if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
         raise CustomerNotFound(customer_id.replace("\x00", ""))
+    customers = Customer.objects.select_for_update() if for_update else Customer.objects
     try:
-        return Customer.objects.get(customer_id=customer_id)
+        return customers.get(customer_id=customer_id)
     except Customer.DoesNotExist:
         raise CustomerNotFound(customer_id) from None
 

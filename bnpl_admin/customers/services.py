@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers import encryption, masking
+from bnpl_admin.customers import encryption, masking, selectors
 from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, UnknownPiiField
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.text import storable
@@ -88,12 +88,7 @@ def create_customer(
 
 def lock_customer(customer_id: str) -> Customer:
     """The customer row, locked until the surrounding transaction ends."""
-    if "\x00" in customer_id:
-        raise CustomerNotFound(customer_id.replace("\x00", ""))
-    try:
-        return Customer.objects.select_for_update().get(customer_id=customer_id)
-    except Customer.DoesNotExist:
-        raise CustomerNotFound(customer_id) from None
+    return selectors.get_customer(customer_id, for_update=True)
 
 
 # Any fixed 64-bit number: the key of the PostgreSQL advisory lock that orders debt-status changes.

@@ -41,25 +41,28 @@ class SearchFormMixin:
 
     search_params = ("q", "status", "sort")
 
+    @staticmethod
+    def _hash_phone(params: QueryDict) -> bool:
+        """Replace a phone number typed as `q` by `ph=<its lookup hash>`; whether there was one."""
+        query = params.get("q", "")
+        if not selectors.looks_like_phone(query):
+            return False
+        del params["q"]
+        params["ph"] = selectors.phone_lookup_hash(query)
+        return True
+
     def _search_url(self, source) -> tuple[str, QueryDict]:
         params = QueryDict(mutable=True)
         for name in self.search_params:
             if source.get(name):
                 params[name] = source[name]
-        query = params.get("q", "")
-        if selectors.looks_like_phone(query):
-            del params["q"]
-            params["ph"] = selectors.phone_lookup_hash(query)
-        elif source.get("ph") and not query:
+        if not self._hash_phone(params) and source.get("ph") and not params.get("q"):
             params["ph"] = source["ph"]
         return f"{self.request.path}?{params.urlencode()}" if params else self.request.path, params
 
     def get(self, request, *args, **kwargs):
-        query = request.GET.get("q", "")
-        if selectors.looks_like_phone(query):
-            params = request.GET.copy()
-            del params["q"]
-            params["ph"] = selectors.phone_lookup_hash(query)
+        params = request.GET.copy()
+        if self._hash_phone(params):
             return redirect(f"{request.path}?{params.urlencode()}")
         return super().get(request, *args, **kwargs)
 
