@@ -36,8 +36,8 @@ def compute_figures(*, today: datetime.date | None = None) -> dict:
     overdue = Installment.objects.filter(status=Installment.Status.OVERDUE).aggregate(
         n=Count("id"), total=Sum("amount_due")
     )
-    refunds = dict(Refund.objects.order_by().values_list("status").annotate(n=Count("id")))
-    refund_amounts = dict(Refund.objects.order_by().values_list("status").annotate(total=Sum("amount")))
+    refund_rows = Refund.objects.order_by().values_list("status").annotate(n=Count("id"), total=Sum("amount"))
+    refunds = {status: (n, total) for status, n, total in refund_rows}
     since = timezone.now() - datetime.timedelta(hours=24)
     events = dict(
         WebhookEvent.objects.filter(received_at__gte=since).order_by().values_list("status").annotate(n=Count("id"))
@@ -63,9 +63,9 @@ def compute_figures(*, today: datetime.date | None = None) -> dict:
         },
         "active_plans": Plan.objects.filter(status=Plan.Status.ACTIVE).count(),
         "overdue": {"count": overdue["n"] or 0, "amount": str(overdue["total"] or Decimal("0.00"))},
-        "refunds": {status: refunds.get(status, 0) for status in Refund.Status.values},
+        "refunds": {status: refunds.get(status, (0, None))[0] for status in Refund.Status.values},
         "refund_amounts": {
-            status: str(refund_amounts.get(status) or Decimal("0.00")) for status in Refund.Status.values
+            status: str(refunds.get(status, (0, None))[1] or Decimal("0.00")) for status in Refund.Status.values
         },
         "events_24h": {status: events.get(status, 0) for status in WebhookEvent.Status.values},
         "installments_by_day": by_day,
