@@ -1,16 +1,13 @@
 """Request validation and response bodies of the JSON API v1 (the contract's field names)."""
 
-import re
 from decimal import Decimal
 
-from django.utils import timezone
 from rest_framework import serializers
 
-from bnpl_admin.customers import masking
+from bnpl_admin.customers import services as customer_services
+from bnpl_admin.customers.errors import InvalidCustomer
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
-
-USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 class Money(serializers.DecimalField):
@@ -37,37 +34,30 @@ class CustomerCreateSerializer(serializers.Serializer):
     card_number = serializers.CharField(max_length=32)
     date_of_birth = serializers.DateField()
 
+    # The rules are the customer service's; this only puts its refusal on the field.
+    def _rule(self, field: str, value):
+        try:
+            return customer_services.check_new_customer_field(field, value)
+        except InvalidCustomer as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
     def validate_user_id(self, value):
-        if not USER_ID.match(value):
-            raise serializers.ValidationError("Use letters, digits, '-', '_' or '.' (at most 64)")
-        return value
+        return self._rule("customer_id", value)
 
     def validate_full_name(self, value):
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.")
-        return value.strip()
+        return self._rule("full_name", value)
 
     def validate_phone_number(self, value):
-        if masking.mask_phone(value) in ("", masking.FULL_MASK):
-            raise serializers.ValidationError("Not a valid phone number (e.g. +998901234567)")
-        return value
+        return self._rule("phone_number", value)
 
     def validate_card_number(self, value):
-        if masking.mask_card_number(value) in ("", masking.FULL_MASK):
-            raise serializers.ValidationError("Not a valid card number (12 to 19 digits)")
-        return value
+        return self._rule("card_number", value)
 
     def validate_passport_number(self, value):
-        if masking.mask_passport(value) in ("", masking.FULL_MASK):
-            raise serializers.ValidationError("Not a valid passport number (e.g. AA1234567)")
-        return value
+        return self._rule("passport_number", value)
 
     def validate_date_of_birth(self, value):
-        if value >= timezone.localdate():
-            raise serializers.ValidationError("Must be in the past")
-        if value.year < 1900:
-            raise serializers.ValidationError("Must be after 1900")
-        return value
+        return self._rule("date_of_birth", value)
 
 
 class RepaymentSerializer(serializers.Serializer):

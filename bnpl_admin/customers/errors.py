@@ -16,3 +16,11 @@ class CustomerAlreadyExists(CustomerError):
 
 class UnknownPiiField(CustomerError):
     pass
+
+
+class InvalidCustomer(CustomerError):
+    """A new customer's field that the rules refuse; `field` names it (the service's argument)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

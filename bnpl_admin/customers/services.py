@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption, masking, selectors
-from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, UnknownPiiField
+from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, InvalidCustomer, UnknownPiiField
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.text import storable
 
@@ -19,6 +21,60 @@ PII_FIELDS = {
     "passport_number": ("passport_encrypted", "passport_masked"),
     "card_number": ("card_encrypted", "card_masked"),
 }
+
+
+# Rules for a new customer's fields typed by people (the API applies them field by field).
+CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def _customer_id(value: str) -> str:
+    if not CUSTOMER_ID.match(value):
+        raise InvalidCustomer("customer_id", "Use letters, digits, '-', '_' or '.' (at most 64)")
+    return value
+
+
+def _full_name(value: str) -> str:
+    if not value.strip():
+        raise InvalidCustomer("full_name", "This field may not be blank.")
+    return value.strip()
+
+
+def _masked_or_refused(field: str, mask, message: str):
+    def check(value: str) -> str:
+        if mask(value) in ("", masking.FULL_MASK):
+            raise InvalidCustomer(field, message)
+        return value
+
+    return check
+
+
+def _date_of_birth(value: datetime.date | None) -> datetime.date | None:
+    if value is not None and value >= timezone.localdate():
+        raise InvalidCustomer("date_of_birth", "Must be in the past")
+    if value is not None and value.year < 1900:
+        raise InvalidCustomer("date_of_birth", "Must be after 1900")
+    return value
+
+
+NEW_CUSTOMER_RULES = {
+    "customer_id": _customer_id,
+    "full_name": _full_name,
+    "phone_number": _masked_or_refused(
+        "phone_number", masking.mask_phone, "Not a valid phone number (e.g. +998901234567)"
+    ),
+    "passport_number": _masked_or_refused(
+        "passport_number", masking.mask_passport, "Not a valid passport number (e.g. AA1234567)"
+    ),
+    "card_number": _masked_or_refused(
+        "card_number", masking.mask_card_number, "Not a valid card number (12 to 19 digits)"
+    ),
+    "date_of_birth": _date_of_birth,
+}
+
+
+def check_new_customer_field(field: str, value):
+    """The value a new customer's `field` gets (trimmed where the rules trim), or InvalidCustomer."""
+    return NEW_CUSTOMER_RULES[field](value)
 
 
 def prepare_customer(
@@ -60,6 +116,8 @@ def create_customer(
     date_of_birth: datetime.date | None,
     actor: Actor,
 ) -> Customer:
+    """Create a customer, audited; CustomerAlreadyExists for a taken id. Values are stored as given
+    (imports may lack a field): callers taking input from people check NEW_CUSTOMER_RULES first."""
     customer = prepare_customer(
         customer_id=customer_id,
         full_name=full_name,
