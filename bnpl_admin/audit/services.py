@@ -44,13 +44,29 @@ def record(
 ) -> AuditEvent:
     """Append an audit event. `data` must never hold raw PII: pass masked values only."""
     return AuditEvent.objects.create(
-        at=timezone.now(),
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_label=actor.label,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        customer_ref=customer_ref,
-        data=data or {},
+        **_fields(actor, action, target_type, target_id, customer_ref, data), at=timezone.now()
     )
+
+
+def record_many(
+    *, actor: Actor, action: str, target_type: str, events: list[tuple[Any, str, dict]]
+) -> list[AuditEvent]:
+    """Append one event per (target_id, customer_ref, data), in order, with one INSERT."""
+    at = timezone.now()
+    return AuditEvent.objects.bulk_create(
+        AuditEvent(**_fields(actor, action, target_type, target_id, customer_ref, data), at=at)
+        for target_id, customer_ref, data in events
+    )
+
+
+def _fields(actor: Actor, action: str, target_type: str, target_id: Any, customer_ref: str, data) -> dict:
+    return {
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "customer_ref": customer_ref,
+        "data": data or {},
+    }

@@ -137,20 +137,24 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
 
     now = timezone.now()
     Installment.objects.filter(pk__in=ids).update(status=Installment.Status.PAID, paid_at=now)
-    for installment in installments:
-        audit.record(
-            actor=actor,
-            action="installment.paid",
-            target_type="installment",
-            target_id=installment.pk,
-            customer_ref=customer.customer_id,
-            data={
-                "plan_id": str(installment.plan_id),
-                "number": installment.number,
-                "amount": str(installment.amount_due),
-                "was": installment.status,
-            },
-        )
+    audit.record_many(
+        actor=actor,
+        action="installment.paid",
+        target_type="installment",
+        events=[
+            (
+                installment.pk,
+                customer.customer_id,
+                {
+                    "plan_id": str(installment.plan_id),
+                    "number": installment.number,
+                    "amount": str(installment.amount_due),
+                    "was": installment.status,
+                },
+            )
+            for installment in installments
+        ],
+    )
 
     plan_ids = {i.plan_id for i in installments}
     completed = list(
@@ -160,15 +164,12 @@ def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str
     )
     if completed:
         Plan.objects.filter(pk__in=completed).update(status=Plan.Status.COMPLETED)
-        for plan_id in completed:
-            audit.record(
-                actor=actor,
-                action="plan.completed",
-                target_type="plan",
-                target_id=plan_id,
-                customer_ref=customer.customer_id,
-                data={},
-            )
+        audit.record_many(
+            actor=actor,
+            action="plan.completed",
+            target_type="plan",
+            events=[(plan_id, customer.customer_id, {}) for plan_id in completed],
+        )
 
     oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
     if customer.overdue_since != oldest["oldest"]:
