@@ -58,15 +58,6 @@ def _meta_table() -> None:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value text NOT NULL)")
 
 
-def read_meta() -> dict[str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('bench_meta') IS NOT NULL")
-        if not cursor.fetchone()[0]:
-            return {}
-        cursor.execute("SELECT key, value FROM bench_meta")
-        return dict(cursor.fetchall())
-
-
 def _write_meta(values: dict) -> None:
     _meta_table()
     with connection.cursor() as cursor:

@@ -1,6 +1,5 @@
 """Template helpers shared by every page: money and dates as people read them."""
 
-import datetime
 import functools
 from decimal import Decimal
 
@@ -9,7 +8,6 @@ from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
-from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -25,14 +23,6 @@ def money(value) -> str:
     sign = "-" if amount < 0 else ""
     whole, cents = f"{abs(amount):.2f}".split(".")
     return f"{sign}{intcomma(int(whole))}.{cents} {settings.CURRENCY}"
-
-
-@register.filter
-def days_since(value) -> int | str:
-    """Whole days from a date to today (in TIME_ZONE)."""
-    if not isinstance(value, datetime.date):
-        return ""
-    return (timezone.localdate() - value).days
 
 
 @register.simple_tag(takes_context=True)
