@@ -1,5 +1,7 @@
 """Request validation and response bodies of the JSON API v1 (the contract's field names)."""
 
+import functools
+import operator
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -92,7 +94,31 @@ class CancelRefundSerializer(serializers.Serializer):
 # Responses
 
 
-class CustomerSerializer(serializers.Serializer):
+class RecordSerializer(serializers.Serializer):
+    """A body read from a record's attributes (`source` a name, or a dotted path of names).
+
+    The same body as DRF's own `to_representation`, field by field, without its per-field
+    attribute lookup on every row: a list of 100 customers spent more time there than in the
+    database. Only for plain attributes: a `source` that is a callable or a key of a dict
+    needs `serializers.Serializer`.
+    """
+
+    @functools.cached_property
+    def _plan(self) -> list[tuple]:
+        return [
+            (field.field_name, operator.attrgetter(field.source), field.to_representation)
+            for field in self._readable_fields
+        ]
+
+    def to_representation(self, instance):
+        body = {}
+        for name, read, show in self._plan:
+            value = read(instance)
+            body[name] = None if value is None else show(value)
+        return body
+
+
+class CustomerSerializer(RecordSerializer):
     user_id = serializers.CharField(source="customer_id")
     full_name = serializers.CharField()
     phone_number = serializers.CharField(source="phone_masked")
@@ -103,7 +129,7 @@ class CustomerSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class InstallmentSerializer(serializers.Serializer):
+class InstallmentSerializer(RecordSerializer):
     id = serializers.IntegerField()
     number = serializers.IntegerField()
     amount_due = Money(min_value=None)
@@ -122,7 +148,7 @@ class PlanSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RefundSerializer(serializers.Serializer):
+class RefundSerializer(RecordSerializer):
     id = serializers.UUIDField()
     user_id = serializers.CharField(source="customer.customer_id")
     plan_id = serializers.UUIDField(allow_null=True)
@@ -135,7 +161,7 @@ class RefundSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class OverdueInstallmentSerializer(serializers.Serializer):
+class OverdueInstallmentSerializer(RecordSerializer):
     id = serializers.IntegerField()
     plan_id = serializers.UUIDField()
     amount_due = Money(min_value=None)
