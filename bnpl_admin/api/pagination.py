@@ -37,11 +37,21 @@ DEFERRED_JOIN_FROM = 1_000
 _counts: dict[str, tuple[int, float]] = {}
 
 
+def _count_key(queryset) -> str:
+    """What a count is remembered under: its SQL, or only the table when nothing narrows the rows
+    (compiling the SQL just to name the count cost more than running the page's own query)."""
+    query = queryset.query
+    narrowed = query.where or query.distinct or query.combinator or query.group_by or query.extra
+    if not narrowed and not query.extra_tables and not query.is_sliced:
+        return f"every row of {queryset.model._meta.db_table}"
+    return str(query)
+
+
 class LargeTablePaginator(Paginator):
     @cached_property
     def count(self) -> int:
         try:
-            key = str(self.object_list.query)
+            key = _count_key(self.object_list)
         except EmptyResultSet:  # a queryset that can match nothing: nothing to count or remember
             return 0
         remembered = _counts.get(key)
@@ -56,13 +66,13 @@ class LargeTablePaginator(Paginator):
         return count
 
     def page(self, number):
+        """The page's rows, read live: a remembered count may lag behind inserts, so the rows are
+        not cut off where that count says the last page ends (no orphans here)."""
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if bottom < DEFERRED_JOIN_FROM:
-            return super().page(number)
         top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
+        if bottom < DEFERRED_JOIN_FROM:
+            return self._get_page(self.object_list[bottom:top], number, self)
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in self.object_list.filter(pk__in=ids)}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)

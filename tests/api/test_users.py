@@ -126,6 +126,40 @@ class TestList:
         assert seen == ["usr-00", "usr-02", "usr-04", "usr-06", "usr-08", "usr-09", "usr-10", "usr-12"]
         assert pages == 3
 
+    def test_a_large_count_is_remembered_for_a_while_then_taken_again(self, support_client, monkeypatch):
+        from bnpl_admin.api import pagination
+
+        monkeypatch.setattr(pagination, "EXACT_COUNT_BELOW", 2)  # every count here is "large"
+        monkeypatch.setattr(pagination, "_counts", {})
+        clock = [1000.0]
+        monkeypatch.setattr(pagination.time, "monotonic", lambda: clock[0])
+        for n in range(3):
+            CustomerFactory(customer_id=f"usr-{n}")
+        assert support_client.get("/api/v1/users/").json()["count"] == 3
+
+        CustomerFactory(customer_id="usr-3")
+        clock[0] += pagination.COUNT_TTL - 1
+        remembered = support_client.get("/api/v1/users/").json()
+        clock[0] += 2
+        retaken = support_client.get("/api/v1/users/").json()
+
+        assert remembered["count"] == 3 and len(remembered["results"]) == 4  # the rows themselves are live
+        assert retaken["count"] == 4
+
+    def test_counts_of_different_rows_are_remembered_apart(self):
+        from bnpl_admin.api.pagination import _count_key
+
+        every = Customer.objects.order_by("customer_id")
+        keys = {
+            _count_key(every),
+            _count_key(every.filter(status=Customer.Status.DEBT_USER)),
+            _count_key(every.filter(status=Customer.Status.NORMAL)),
+            _count_key(every.distinct()),
+        }
+
+        assert len(keys) == 4
+        assert _count_key(every) == _count_key(Customer.objects.all())  # the order does not change a count
+
     def test_keyset_page_after_the_last_customer_is_empty(self, support_client):
         CustomerFactory(customer_id="usr-a")
 
