@@ -105,10 +105,13 @@ class RecordSerializer(serializers.Serializer):
 
     @functools.cached_property
     def _plan(self) -> list[tuple]:
-        return [
-            (field.field_name, operator.attrgetter(field.source), field.to_representation)
-            for field in self._readable_fields
-        ]
+        plan = []
+        for field in self._readable_fields:
+            if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+                # The request's time zone, looked up once per body instead of once per value.
+                field.timezone = field.default_timezone()
+            plan.append((field.field_name, operator.attrgetter(field.source), field.to_representation))
+        return plan
 
     def to_representation(self, instance):
         body = {}
