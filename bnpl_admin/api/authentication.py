@@ -17,9 +17,10 @@ def _owner_query() -> tuple[str, list]:
     qn = connection.ops.quote_name
     fields = User._meta.concrete_fields
     columns = ", ".join(f"u.{qn(field.column)}" for field in fields)
+    owner_column = qn(Token._meta.get_field("user").column)
     sql = (
         f"SELECT {columns} FROM {qn(User._meta.db_table)} u "
-        f"JOIN {qn(Token._meta.db_table)} t ON t.{qn(Token._meta.get_field('user').column)} = u.{qn(User._meta.pk.column)} "
+        f"JOIN {qn(Token._meta.db_table)} t ON t.{owner_column} = u.{qn(User._meta.pk.column)} "
         f"WHERE t.{qn(Token._meta.pk.column)} = %s"
     )
     converters = []

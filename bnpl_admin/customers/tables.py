@@ -2,14 +2,14 @@ import django_tables2 as tables
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.columns import FormattedDateColumn
+from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
 
 
 class CustomerTable(tables.Table):
     """Masked columns only: the encrypted ones are never loaded for a list or an export."""
 
-    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
+    customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
@@ -31,7 +31,7 @@ class CustomerTable(tables.Table):
 
 
 class DebtUserTable(tables.Table):
-    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
+    customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     total_overdue = tables.Column(verbose_name="Total overdue", attrs={"td": {"class": "num"}, "th": {"class": "num"}})

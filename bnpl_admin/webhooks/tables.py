@@ -1,12 +1,12 @@
 import django_tables2 as tables
 
-from bnpl_admin.staff.columns import FormattedDateColumn
+from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn
 from bnpl_admin.staff.templatetags.bnpl import status_badge
 from bnpl_admin.webhooks.models import WebhookEvent
 
 
 class WebhookEventTable(tables.Table):
-    id = tables.Column(verbose_name="Event", linkify=("webhooks:detail", [tables.A("pk")]))
+    id = RecordLinkColumn(verbose_name="Event", viewname="webhooks:detail", key="pk")
     received_at = FormattedDateColumn(verbose_name="Received", format="Y-m-d H:i:s")
     merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
     webhook_id = tables.Column(verbose_name="Webhook ID")

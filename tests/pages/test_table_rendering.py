@@ -6,7 +6,10 @@ import re
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.tables import AuditEventTable
@@ -14,6 +17,7 @@ from bnpl_admin.customers import selectors
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.plans.services import check_overdue
+from bnpl_admin.staff.columns import record_url
 from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.tables import WebhookEventTable
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory
@@ -102,3 +106,26 @@ def test_the_risk_review_rows_show_the_overdue_figures(risk_client, customers):
     for _customer_id, _name, _phone, total, count, oldest, days in rows:
         assert total.endswith(" UZS") and int(count) >= 1
         assert int(days) == (timezone.localdate() - datetime.date.fromisoformat(oldest)).days
+
+
+# Record links: one reverse() per table, the same URL as reverse() per row.
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda key: "/" not in key and "\x00" not in key))
+def test_a_record_url_is_what_reverse_gives_for_any_key(key):
+    assert record_url("customers:detail", key) == reverse("customers:detail", args=[key])
+
+
+def test_a_record_url_of_a_view_with_a_number_key_falls_back_to_reverse():
+    assert record_url("webhooks:detail", 42) == reverse("webhooks:detail", args=[42])
+    with pytest.raises(NoReverseMatch):
+        record_url("webhooks:detail", "not-a-number")
+
+
+def test_the_customer_link_exports_as_its_plain_id():
+    CustomerFactory(customer_id="usr-export")
+    table = CustomerTable(Customer.objects.all())
+
+    exported = list(table.as_values())
+
+    assert exported[1][0] == "usr-export"
