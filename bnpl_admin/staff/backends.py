@@ -8,8 +8,12 @@ request) and deleting an API token take effect at once.
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
+from django.core.exceptions import ValidationError
+
+from bnpl_admin.staff.users import load_user, user_table_column
 
 
 def remembered(user, what: str, compute):
@@ -25,6 +29,15 @@ def remembered(user, what: str, compute):
 
 
 class RememberedPermissionsBackend(ModelBackend):
+    def get_user(self, user_id):
+        """ModelBackend's, with the signed-in user read by a prepared query (every page request)."""
+        try:
+            pk = get_user_model()._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        user = load_user(f"{user_table_column('pk')} = %s", [pk])
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
