@@ -199,6 +199,8 @@ STORAGES = {
     },
 }
 
+# Database sessions, read with a prepared query (staff/sessions.py).
+SESSION_ENGINE = "bnpl_admin.staff.sessions"
 SESSION_COOKIE_HTTPONLY = True
 # Sessions end after 30 minutes without a request (each request extends them).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)

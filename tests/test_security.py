@@ -154,3 +154,48 @@ def test_masking_leaves_request_ids_and_task_process_names_whole_but_not_numbers
 
     assert line == f"Process-{request_id} processing; request {request_id} card 411****"
     assert "4111111111111111" not in numbers
+
+
+def _session_row(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.cookies["sessionid"].value)
+
+
+@pytest.mark.django_db
+def test_a_session_left_idle_past_its_age_is_signed_out(client):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(UserFactory.support())
+    assert client.get("/customers/").status_code == 200
+    row = _session_row(client)
+    row.expire_date = timezone.now() - datetime.timedelta(seconds=1)
+    row.save()
+
+    response = client.get("/customers/")
+
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_using_the_back_office_pushes_the_idle_timeout_back(client, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(UserFactory.support())
+    client.get("/customers/")
+    row = _session_row(client)
+    row.expire_date = timezone.now() + datetime.timedelta(seconds=30)  # nearly idle for too long
+    data = row.get_decoded()
+    data["_seen"] -= 120  # last pushed back two minutes ago
+    row.session_data = row.get_session_store_class()().encode(data)
+    row.save()
+
+    assert client.get("/customers/").status_code == 200
+
+    assert _session_row(client).expire_date > timezone.now() + datetime.timedelta(
+        seconds=settings.SESSION_COOKIE_AGE - 60
+    )
