@@ -5,6 +5,7 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 access_log = logging.getLogger("bnpl.access")
@@ -70,6 +71,8 @@ class SessionKeepAliveMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:  # no session to keep (e.g. an API call)
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             now = int(time.time())
