@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -88,18 +89,16 @@ class DebtSummary:
         return (timezone.localdate() - self.oldest_due_date).days
 
 
-def debt_summary(customer: Customer) -> DebtSummary:
-    figures = Installment.objects.filter(customer=customer).aggregate(
-        total_overdue=Sum("amount_due", filter=Q(status=Installment.Status.OVERDUE)),
-        overdue_count=Count("id", filter=Q(status=Installment.Status.OVERDUE)),
-        oldest_due_date=Min("due_date", filter=Q(status=Installment.Status.OVERDUE)),
-        outstanding=Sum("amount_due", filter=~Q(status=Installment.Status.PAID)),
-    )
+def debt_summary(installments: Iterable[Installment]) -> DebtSummary:
+    """The debt figures of a customer's installments: the profile adds up those of the plans it
+    has already loaded (`plans_with_installments`) instead of asking the database again."""
+    unpaid = [i for i in installments if i.status != Installment.Status.PAID]
+    overdue = [i for i in unpaid if i.status == Installment.Status.OVERDUE]
     return DebtSummary(
-        total_overdue=figures["total_overdue"] or Decimal("0.00"),
-        overdue_count=figures["overdue_count"] or 0,
-        oldest_due_date=figures["oldest_due_date"],
-        outstanding=figures["outstanding"] or Decimal("0.00"),
+        total_overdue=sum((i.amount_due for i in overdue), start=Decimal("0.00")),
+        overdue_count=len(overdue),
+        oldest_due_date=min((i.due_date for i in overdue), default=None),
+        outstanding=sum((i.amount_due for i in unpaid), start=Decimal("0.00")),
     )
 
 

@@ -430,3 +430,19 @@ def test_names_and_refund_reasons_are_html_escaped(support_client, aziz):
         assert "<script>alert(1)</script>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in pages[1]
+
+
+def test_the_profile_debt_summary_leaves_paid_installments_out(support_client, in_debt):
+    from bnpl_admin.plans.services import record_payment
+
+    customer, plan, _ = in_debt
+    paid = plan.installments.get(number=1)
+    record_payment(installment_ids=[paid.id], actor=Actor.system("test"))
+
+    response = support_client.get("/customers/usr-001/")
+
+    unpaid = Installment.objects.filter(customer=customer).exclude(status="PAID")
+    assert len(unpaid) == 2
+    assert fact(response, "Overdue installments") == "1"
+    assert fact(response, "Total overdue") == "333,333.33 UZS"
+    assert fact(response, "Outstanding") == f"{sum(i.amount_due for i in unpaid):,.2f} UZS"
