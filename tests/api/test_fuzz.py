@@ -174,9 +174,13 @@ def counted(request):
 
 
 def _sent_pii(case) -> set[str]:
+    """The phone, card and passport values sent, to look for in the answer. Only values with four
+    digits or more: a real one has them, while generated text such as "assport_num" is found in
+    the answer's own field names ("passport_number") without having been echoed."""
     if not isinstance(case.body, dict):
         return set()
-    return {str(case.body[f]).strip() for f in PII_FIELDS if f in case.body and len(str(case.body[f]).strip()) >= 8}
+    sent = {str(case.body[f]).strip() for f in PII_FIELDS if f in case.body}
+    return {value for value in sent if len(value) >= 8 and sum(c.isdigit() for c in value) >= 4}
 
 
 @schema.parametrize()
