@@ -61,6 +61,19 @@ def test_customer_table_body_is_the_librarys(customers, sort):
     assert ours == theirs
 
 
+@pytest.mark.parametrize(
+    "row_attrs",
+    [{"data-kind": "customer"}, {"data-id": lambda record: record.customer_id, "class": "row"}],
+    ids=["static", "per-record"],
+)
+def test_row_attributes_are_the_librarys(customers, row_attrs):
+    CustomerFactory(full_name='O\'Neil "Junior"')
+    ours, theirs = _both(CustomerTable, selectors.customer_list(), row_attrs=row_attrs)
+    assert "O&#x27;Neil &quot;Junior&quot;" in ours
+    assert ours.count('class="even') + ours.count('class="row even') == 2
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("sort", ["", "total_overdue", "-days_overdue"])
 def test_debt_user_table_body_is_the_librarys(customers, sort):
     ours, theirs = _both(DebtUserTable, selectors.debt_users(), sort=sort)

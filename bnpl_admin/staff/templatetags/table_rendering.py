@@ -9,6 +9,7 @@ On a 25-row page that loop was most of the request's time.
 """
 
 import functools
+import html
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
@@ -17,7 +18,7 @@ from django.template import Context, Template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.utils import signature
@@ -150,17 +151,35 @@ class _ColumnRenderer:
 
     def _show(self, cell, context) -> str:
         """The cell as `{{ cell }}` (or `{{ cell|localize }}`, `{{ cell|unlocalize }}`) shows it."""
+        if self.localize is None and context.autoescape and type(cell) in (str, SafeString):
+            return cell if type(cell) is SafeString else html.escape(cell)  # as the template escapes text
         if self.localize is not None:
             cell = localize(cell) if self.localize else unlocalize(cell)
         return render_value_in_context(cell, context)
+
+
+def _row_attributes(table):
+    """`row.attrs.as_html()`, built twice per table (even, odd) when no row attribute is computed per record."""
+    if _has_callables(table.row_attrs or {}):
+        return lambda row: row.attrs.as_html()
+    built = {}
+
+    def attributes(row):
+        css = row.get_even_odd_css_class()
+        if css not in built:
+            built[css] = row.attrs.as_html()
+        return built[css]
+
+    return attributes
 
 
 @register.simple_tag(takes_context=True)
 def table_body(context, table):
     """`<tr>` rows of the table's current page (or its empty text), as django-tables2's template renders them."""
     columns = [_ColumnRenderer(table, bound_column) for bound_column in table.columns]
+    row_attrs = _row_attributes(table)
     rows = [
-        f"<tr {row.attrs.as_html()}>{''.join(column.td(row, context) for column in columns)}</tr>"
+        f"<tr {row_attrs(row)}>{''.join(column.td(row, context) for column in columns)}</tr>"
         for row in table.paginated_rows
     ]
     if not rows and table.empty_text:
