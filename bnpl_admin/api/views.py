@@ -134,10 +134,10 @@ class DebtView(ApiView):
     @extend_schema(responses={200: s.DebtStatusSerializer, **errors(401, 403, 404)})
     def get(self, request, customer_id):
         try:
-            customer = customer_selectors.get_customer(customer_id)
+            status_of_debt = customer_selectors.debt_status(customer_id)
         except CustomerNotFound as exc:
             return refused(exc)
-        return Response(s.DebtStatusSerializer(customer_selectors.debt_status(customer)).data)
+        return Response(s.DebtStatusSerializer(status_of_debt).data)
 
     @extend_schema(
         request=s.RepaymentSerializer,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from bnpl_admin.customers import encryption, masking
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.prepared import PreparedQuery
 
 # Columns a list or export may read: never the encrypted ones. Everything the API's customer body
 # shows is here (a column left out is fetched row by row when serialised: one query per row).
@@ -128,27 +129,43 @@ def timeline(customer: Customer, *, limit: int = 100) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(customer_ref=customer.customer_id).order_by("-at", "-id")[:limit]
 
 
-def overdue_installments(customer: Customer) -> list[Installment]:
-    """The customer's OVERDUE installments, oldest first, each with `days_overdue`."""
-    today = timezone.localdate()
-    installments = list(
-        Installment.objects.filter(customer=customer, status=Installment.Status.OVERDUE)
-        .only("id", "plan_id", "amount_due", "due_date")
-        .order_by("due_date", "id")
+def _debt_status_rows(customer_id: str) -> QuerySet:
+    overdue = FilteredRelation("installments", condition=Q(installments__status=Installment.Status.OVERDUE))
+    return (
+        Customer.objects.filter(customer_id=customer_id)
+        .annotate(overdue=overdue)
+        .order_by("overdue__due_date", "overdue__id")
+        .values_list("status", "overdue__id", "overdue__plan_id", "overdue__amount_due", "overdue__due_date")
     )
-    for installment in installments:
-        installment.days_overdue = (today - installment.due_date).days
-    return installments
 
 
-def debt_status(customer: Customer) -> dict:
-    """The API's debt status of a customer: the OVERDUE installments and what they add up to."""
-    overdue = overdue_installments(customer)
+_DEBT_STATUS = PreparedQuery(_debt_status_rows, values=1)
+
+
+def debt_status(customer_id: str) -> dict:
+    """The API's debt status of a customer: the OVERDUE installments (oldest first, each with
+    `days_overdue`) and what they add up to; CustomerNotFound for an unknown id.
+
+    One query for the customer and its overdue installments (a LEFT JOIN), its SQL prepared once
+    per process: this is the API's most called read.
+    """
+    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
+        raise CustomerNotFound(customer_id.replace("\x00", ""))
+    rows = _DEBT_STATUS.rows(customer_id)
+    if not rows:
+        raise CustomerNotFound(customer_id)
+    today = timezone.localdate()
+    installments = []
+    for _, pk, plan_id, amount_due, due_date in rows:
+        if pk is not None:
+            installment = Installment(id=pk, plan_id=plan_id, amount_due=amount_due, due_date=due_date)
+            installment.days_overdue = (today - due_date).days
+            installments.append(installment)
     return {
-        "user_id": customer.customer_id,
-        "has_overdue": bool(overdue),
-        "total_debt": sum((i.amount_due for i in overdue), start=Decimal("0.00")),
-        "overdue_installments": overdue,
-        "total_overdue_count": len(overdue),
-        "user_status": customer.status,
+        "user_id": customer_id,
+        "has_overdue": bool(installments),
+        "total_debt": sum((i.amount_due for i in installments), start=Decimal("0.00")),
+        "overdue_installments": installments,
+        "total_overdue_count": len(installments),
+        "user_status": rows[0][0],
     }

@@ -1,0 +1,56 @@
+"""Querysets compiled to SQL once per process and run again with other values.
+
+Django builds and compiles a queryset's SQL on every evaluation; for the few reads called on
+nearly every API request that work cost several times the query itself (measured: 550 µs of
+CPU for the debt status read, 150 µs prepared). A `PreparedQuery` builds its queryset once with
+placeholder values, keeps the compiled SQL and its compiler, and on each call swaps the
+placeholders' parameters for the real values and converts the rows as Django would.
+
+Only for querysets whose SQL does not depend on the values (filters by equality, no `__in`
+lists, no values that change the query's shape), returning `values_list` rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from django.db import connections
+from django.db.models import QuerySet
+
+_PLACEHOLDER = "\u2063prepared-{}\u2063"  # text no caller passes (an invisible separator around it)
+
+
+class PreparedQuery:
+    def __init__(self, build: Callable[..., QuerySet], *, values: int, using: str = "default"):
+        self.build, self.values, self.using = build, values, using
+        self._local = threading.local()  # a compiler belongs to one thread's connection
+
+    def _compiled(self):
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is None:
+            placeholders = [_PLACEHOLDER.format(index) for index in range(self.values)]
+            queryset = self.build(*placeholders)
+            query = queryset.query
+            if not queryset._fields or list(queryset._fields) != list(query.values_select) or query.extra_select:
+                raise ValueError("a prepared query must be a values_list of plain fields")
+            compiler = query.get_compiler(using=self.using)
+            sql, params = compiler.as_sql()
+            slots = {}
+            for position, param in enumerate(params):
+                if param in placeholders:
+                    slots[position] = placeholders.index(param)
+            if sorted(set(slots.values())) != list(range(self.values)):
+                raise ValueError("every placeholder must reach the SQL as a parameter of its own")
+            compiled = self._local.compiled = (compiler, sql, list(params), slots)
+        return compiled
+
+    def rows(self, *values) -> list[tuple]:
+        compiler, sql, params, slots = self._compiled()
+        params = list(params)
+        for position, index in slots.items():
+            params[position] = values[index]
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        return [tuple(row) for row in compiler.results_iter(results=[fetched])]

@@ -1,0 +1,56 @@
+"""PreparedQuery: the SQL of a queryset compiled once, run with other values, rows as Django gives them."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from bnpl_admin.customers.models import Customer
+from bnpl_admin.plans.models import Installment
+from bnpl_admin.plans.services import check_overdue
+from bnpl_admin.prepared import PreparedQuery
+from tests.factories import CustomerFactory, PlanFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _installments_of(customer_id):
+    return (
+        Installment.objects.filter(customer__customer_id=customer_id)
+        .order_by("due_date", "id")
+        .values_list("id", "plan_id", "amount_due", "due_date", "paid_at", "status")
+    )
+
+
+def test_rows_are_the_querysets_for_each_value():
+    start = timezone.localdate() - datetime.timedelta(days=70)
+    PlanFactory(customer=CustomerFactory(customer_id="usr-a"), start_date=start, total_amount=Decimal("100.00"))
+    PlanFactory(customer=CustomerFactory(customer_id="usr-b"), total_amount=Decimal("90.01"))
+    check_overdue()
+    prepared = PreparedQuery(_installments_of, values=1)
+
+    for customer_id in ("usr-a", "usr-b", "usr-none"):
+        assert prepared.rows(customer_id) == list(_installments_of(customer_id))
+    assert len(prepared.rows("usr-a")) == 3 and isinstance(prepared.rows("usr-b")[0][2], Decimal)
+
+
+def test_two_values_each_reach_their_own_parameter():
+    CustomerFactory(customer_id="usr-a", full_name="Aziz")
+    CustomerFactory(customer_id="usr-b", full_name="Bobur")
+
+    def named(customer_id, name):
+        return Customer.objects.filter(customer_id=customer_id, full_name=name).values_list("customer_id")
+
+    prepared = PreparedQuery(named, values=2)
+
+    assert prepared.rows("usr-a", "Aziz") == [("usr-a",)]
+    assert prepared.rows("usr-b", "Aziz") == []
+    assert prepared.rows("usr-b", "Bobur") == [("usr-b",)]
+
+
+def test_a_queryset_that_loses_a_value_or_returns_models_is_refused():
+    with pytest.raises(ValueError, match="placeholder"):
+        PreparedQuery(lambda value: Customer.objects.values_list("customer_id"), values=1).rows("x")
+    with pytest.raises(ValueError, match="values_list"):
+        PreparedQuery(lambda value: Customer.objects.filter(customer_id=value), values=1).rows("x")
