@@ -7,7 +7,8 @@ placeholder values, keeps the compiled SQL and its compiler, and on each call sw
 placeholders' parameters for the real values and converts the rows as Django would.
 
 Only for querysets whose SQL does not depend on the values (filters by equality, no `__in`
-lists, no values that change the query's shape), returning `values_list` rows.
+lists, no values that change the query's shape), returning `values_list` rows; `instances()`
+turns rows of every column (`values_list(*every_column(Model))`) into model instances.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from django.db import connections
 from django.db.models import QuerySet
 
 _PLACEHOLDER = "\u2063prepared-{}\u2063"  # text no caller passes (an invisible separator around it)
+
+
+def every_column(model) -> list[str]:
+    """The attribute names of a model's columns, for a `values_list` that `instances()` can turn into models."""
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 class PreparedQuery:
@@ -43,6 +49,7 @@ class PreparedQuery:
             if sorted(set(slots.values())) != list(range(self.values)):
                 raise ValueError("every placeholder must reach the SQL as a parameter of its own")
             compiled = self._local.compiled = (compiler, sql, list(params), slots)
+            self.model, self.fields = query.model, list(queryset._fields)
         return compiled
 
     def rows(self, *values) -> list[tuple]:
@@ -54,3 +61,10 @@ class PreparedQuery:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         return [tuple(row) for row in compiler.results_iter(results=[fetched])]
+
+    def instances(self, *values) -> list:
+        """The rows as model instances, as the ORM loads them (the query must select `every_column`)."""
+        rows = self.rows(*values)
+        if self.fields != every_column(self.model):
+            raise ValueError("instances() needs a values_list of every column of the model")
+        return [self.model.from_db(self.using, self.fields, row) for row in rows]

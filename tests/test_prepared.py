@@ -54,3 +54,24 @@ def test_a_queryset_that_loses_a_value_or_returns_models_is_refused():
         PreparedQuery(lambda value: Customer.objects.values_list("customer_id"), values=1).rows("x")
     with pytest.raises(ValueError, match="values_list"):
         PreparedQuery(lambda value: Customer.objects.filter(customer_id=value), values=1).rows("x")
+
+
+def test_instances_are_the_models_the_orm_loads():
+    from bnpl_admin.prepared import every_column
+
+    CustomerFactory(customer_id="usr-a", date_of_birth=datetime.date(1990, 1, 2))
+    prepared = PreparedQuery(
+        lambda customer_id: Customer.objects.filter(customer_id=customer_id).values_list(*every_column(Customer)),
+        values=1,
+    )
+
+    [loaded] = prepared.instances("usr-a")
+    expected = Customer.objects.get(customer_id="usr-a")
+
+    assert {f: getattr(loaded, f) for f in every_column(Customer)} == {
+        f: getattr(expected, f) for f in every_column(Customer)
+    }
+    assert not loaded._state.adding and prepared.instances("usr-none") == []
+    partial = PreparedQuery(lambda c: Customer.objects.filter(customer_id=c).values_list("id"), values=1)
+    with pytest.raises(ValueError, match="every column"):
+        partial.instances("usr-a")

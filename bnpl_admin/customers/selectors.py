@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -16,7 +17,7 @@ from bnpl_admin.customers import encryption, masking
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.prepared import PreparedQuery
+from bnpl_admin.prepared import PreparedQuery, every_column
 
 # Columns a list or export may read: never the encrypted ones. Everything the API's customer body
 # shows is here (a column left out is fetched row by row when serialised: one query per row).
@@ -56,15 +57,29 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
     return queryset.filter(Q(customer_id__istartswith=text) | Q(full_name__icontains=text))
 
 
+# Every profile, plan, payment and API customer read starts here: SQL prepared once per process.
+_CUSTOMER = PreparedQuery(
+    lambda customer_id: Customer.objects.filter(customer_id=customer_id).values_list(*every_column(Customer)),
+    values=1,
+)
+_CUSTOMER_LOCKED = PreparedQuery(
+    lambda customer_id: (
+        Customer.objects.select_for_update().filter(customer_id=customer_id).values_list(*every_column(Customer))
+    ),
+    values=1,
+)
+
+
 def get_customer(customer_id: str, *, for_update: bool = False) -> Customer:
     """The customer by id (row-locked until the transaction ends with `for_update`), or CustomerNotFound."""
     if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
         raise CustomerNotFound(customer_id.replace("\x00", ""))
-    customers = Customer.objects.select_for_update() if for_update else Customer.objects
-    try:
-        return customers.get(customer_id=customer_id)
-    except Customer.DoesNotExist:
-        raise CustomerNotFound(customer_id) from None
+    if for_update and not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+    found = (_CUSTOMER_LOCKED if for_update else _CUSTOMER).instances(customer_id)
+    if not found:
+        raise CustomerNotFound(customer_id)
+    return found[0]
 
 
 def plans_with_installments(customer: Customer) -> QuerySet[Plan]:

@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption
+from bnpl_admin.prepared import PreparedQuery, every_column
 from bnpl_admin.refunds.errors import RefundNotFound
 from bnpl_admin.refunds.services import MERCHANT_STATUSES, apply_merchant_status
 from bnpl_admin.text import storable
@@ -128,6 +129,12 @@ def reencrypt_merchant_secrets() -> int:
 # Receiving
 
 
+# The merchant of every webhook request (codes are unique): read with SQL prepared once per process.
+_ACTIVE_MERCHANT = PreparedQuery(
+    lambda code: Merchant.objects.filter(code=code, is_active=True).values_list(*every_column(Merchant)), values=1
+)
+
+
 def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
     """The active merchant whose secret signed `body` (Standard Webhooks), or InvalidSignature.
 
@@ -138,7 +145,8 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
         raise InvalidSignature("Missing X-Merchant-Id header")
     if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
         raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature header")
-    merchant = Merchant.objects.filter(code=merchant_code, is_active=True).first()
+    merchants = _ACTIVE_MERCHANT.instances(merchant_code)
+    merchant = merchants[0] if merchants else None
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
     # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.
