@@ -147,7 +147,7 @@ class PlanSerializer(serializers.Serializer):
     total_amount = Money()
     installment_count = serializers.IntegerField()
     status = serializers.CharField()
-    installments = InstallmentSerializer(many=True, source="installments.all")
+    installments = InstallmentSerializer(many=True, source="installments_in_order")  # see INSTALLMENTS_IN_ORDER
     created_at = serializers.DateTimeField()
 
 

@@ -1,6 +1,6 @@
 """JSON API v1: thin views over the same services as the pages; every error is `{"error": ...}`."""
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -168,7 +168,9 @@ class DebtView(ApiView):
         )
 
 
-INSTALLMENTS_IN_ORDER = Prefetch("installments", queryset=Installment.objects.order_by("number"))
+INSTALLMENTS_IN_ORDER = Prefetch(
+    "installments", queryset=Installment.objects.order_by("number"), to_attr="installments_in_order"
+)
 
 
 def _plan_with_installments(plan_id):
@@ -199,7 +201,7 @@ class PlanCreate(ApiView):
             )
         except REFUSALS as exc:
             return refused(exc)
-        prefetch_related_objects([plan], INSTALLMENTS_IN_ORDER)  # the service's plan already has its customer
+        # The service's plan already has its customer and `installments_in_order`: nothing to read back.
         return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
 

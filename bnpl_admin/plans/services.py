@@ -41,7 +41,8 @@ def create_plan(
     merchant=None,
     start_date: datetime.date | None = None,
 ) -> Plan:
-    """Create an ACTIVE plan with its installments; refuse customers in debt (rule 1).
+    """Create an ACTIVE plan with its installments; refuse customers in debt (rule 1). The plan
+    comes back with `installments_in_order` (its installments by number, as created).
 
     The customer row stays locked until commit, so a concurrent switch to DEBT_USER either
     happens before (and the plan is refused) or after (and the plan existed first).
@@ -71,7 +72,9 @@ def create_plan(
         start_date=start,
         created_by=actor.user,
     )
-    Installment.objects.bulk_create(
+    # Kept on the plan as `Prefetch("installments", to_attr="installments_in_order")` would leave
+    # them: whoever answers with the new plan need not read them back.
+    plan.installments_in_order = Installment.objects.bulk_create(
         Installment(plan=plan, customer=customer, number=number, amount_due=amount, due_date=due)
         for number, amount, due in build_schedule(total, installment_count, start)
     )

@@ -57,6 +57,17 @@ class TestCreate:
         assert plan.created_by == support_user
         assert AuditEvent.objects.filter(action="plan.created", target_id=str(plan.pk)).count() == 1
 
+    def test_the_answer_is_the_plan_as_read_back_without_reading_its_installments(self, support_client, customer):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            created = create(support_client, user_id="usr-plan", total_amount="500.00", installment_count=3).json()
+
+        assert created == support_client.get(f"/api/v1/plans/{created['id']}/").json()
+        reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+        assert not any('FROM "plans_installment"' in sql for sql in reads), reads
+
     def test_the_installment_count_defaults_to_three(self, support_client, customer):
         body = create(support_client, user_id="usr-plan", total_amount="100.00").json()
 
