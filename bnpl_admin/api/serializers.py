@@ -141,7 +141,7 @@ class InstallmentSerializer(RecordSerializer):
     paid_at = serializers.DateTimeField(allow_null=True)
 
 
-class PlanSerializer(serializers.Serializer):
+class PlanSerializer(RecordSerializer):
     id = serializers.UUIDField()
     user_id = serializers.CharField(source="customer.customer_id")
     total_amount = Money()
