@@ -8,7 +8,8 @@ placeholders' parameters for the real values and converts the rows as Django wou
 
 Only for querysets whose SQL does not depend on the values (filters by equality, no `__in`
 lists, no values that change the query's shape), returning `values_list` rows; `instances()`
-turns rows of every column (`values_list(*every_column(Model))`) into model instances.
+turns rows of every column (`values_list(*every_column(Model))`) into model instances. The
+placeholders are text; a query on a number column passes `placeholders=` of its own type.
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ def every_column(model) -> list[str]:
 
 
 class PreparedQuery:
-    def __init__(self, build: Callable[..., QuerySet], *, values: int, using: str = "default"):
-        self.build, self.values, self.using = build, values, using
+    def __init__(
+        self, build: Callable[..., QuerySet], *, values: int = 1, placeholders: tuple = (), using: str = "default"
+    ):
+        self.build, self.using = build, using
+        self.placeholders = list(placeholders) or [_PLACEHOLDER.format(index) for index in range(values)]
+        self.values = len(self.placeholders)
         self._local = threading.local()  # a compiler belongs to one thread's connection
 
     def _compiled(self):
         compiled = getattr(self._local, "compiled", None)
         if compiled is None:
-            placeholders = [_PLACEHOLDER.format(index) for index in range(self.values)]
+            placeholders = self.placeholders
             queryset = self.build(*placeholders)
             query = queryset.query
             if not queryset._fields or list(queryset._fields) != list(query.values_select) or query.extra_select:
@@ -68,3 +73,8 @@ class PreparedQuery:
         if self.fields != every_column(self.model):
             raise ValueError("instances() needs a values_list of every column of the model")
         return [self.model.from_db(self.using, self.fields, row) for row in rows]
+
+    def one(self, *values):
+        """The one instance matching (on a unique key), or None."""
+        found = self.instances(*values)
+        return found[0] if found else None

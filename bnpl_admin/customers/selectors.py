@@ -70,16 +70,20 @@ _CUSTOMER_LOCKED = PreparedQuery(
 )
 
 
+def _refuse_unstorable_id(customer_id: str) -> None:
+    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string: no customer has it
+        raise CustomerNotFound(customer_id.replace("\x00", ""))
+
+
 def get_customer(customer_id: str, *, for_update: bool = False) -> Customer:
     """The customer by id (row-locked until the transaction ends with `for_update`), or CustomerNotFound."""
-    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
-        raise CustomerNotFound(customer_id.replace("\x00", ""))
+    _refuse_unstorable_id(customer_id)
     if for_update and not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    found = (_CUSTOMER_LOCKED if for_update else _CUSTOMER).instances(customer_id)
-    if not found:
+    customer = (_CUSTOMER_LOCKED if for_update else _CUSTOMER).one(customer_id)
+    if customer is None:
         raise CustomerNotFound(customer_id)
-    return found[0]
+    return customer
 
 
 def plans_with_installments(customer: Customer) -> QuerySet[Plan]:
@@ -164,8 +168,7 @@ def debt_status(customer_id: str) -> dict:
     One query for the customer and its overdue installments (a LEFT JOIN), its SQL prepared once
     per process: this is the API's most called read.
     """
-    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string
-        raise CustomerNotFound(customer_id.replace("\x00", ""))
+    _refuse_unstorable_id(customer_id)
     rows = _DEBT_STATUS.rows(customer_id)
     if not rows:
         raise CustomerNotFound(customer_id)
@@ -173,14 +176,17 @@ def debt_status(customer_id: str) -> dict:
     installments = []
     for _, pk, plan_id, amount_due, due_date in rows:
         if pk is not None:
-            installment = Installment(id=pk, plan_id=plan_id, amount_due=amount_due, due_date=due_date)
+            installment = Installment(
+                id=pk, plan_id=plan_id, amount_due=amount_due, due_date=due_date, status=Installment.Status.OVERDUE
+            )
             installment.days_overdue = (today - due_date).days
             installments.append(installment)
+    summary = debt_summary(installments)
     return {
         "user_id": customer_id,
         "has_overdue": bool(installments),
-        "total_debt": sum((i.amount_due for i in installments), start=Decimal("0.00")),
+        "total_debt": summary.total_overdue,
         "overdue_installments": installments,
-        "total_overdue_count": len(installments),
+        "total_overdue_count": summary.overdue_count,
         "user_status": rows[0][0],
     }

@@ -13,7 +13,13 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 
-from bnpl_admin.staff.users import load_user, user_table_column
+from bnpl_admin.prepared import PreparedQuery, every_column
+
+# The signed-in user, on every page request. A number of its own type stands for the id.
+_USER = PreparedQuery(
+    lambda pk: get_user_model().objects.filter(pk=pk).values_list(*every_column(get_user_model())),
+    placeholders=(-2_093_412_577,),  # within a 32-bit id column's range, as PostgreSQL needs
+)
 
 
 def remembered(user, what: str, compute):
@@ -35,7 +41,7 @@ class RememberedPermissionsBackend(ModelBackend):
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = load_user(f"{user_table_column('pk')} = %s", [pk])
+        user = _USER.one(pk)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):

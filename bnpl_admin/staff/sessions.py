@@ -1,38 +1,23 @@
-"""Django's database sessions, with the session read by a query written once per process.
+"""Django's database sessions, with the session read by a query prepared once per process.
 
 Every page request reads its session; building that query through the ORM cost several times
 the query itself. Saving, creating and deleting sessions are Django's own.
 """
 
-import functools
-
 from django.contrib.sessions.backends import db
-from django.db import connections, router
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from bnpl_admin.prepared import PreparedQuery
 
-@functools.cache
-def _query(vendor: str) -> str:
-    from django.contrib.sessions.models import Session
-
-    connection = connections[router.db_for_read(Session)]
-    qn = connection.ops.quote_name
-    field = Session._meta.get_field
-    return (
-        f"SELECT {qn(field('session_data').column)} FROM {qn(Session._meta.db_table)} "
-        f"WHERE {qn(field('session_key').column)} = %s AND {qn(field('expire_date').column)} > %s"
-    )
+_SESSION = PreparedQuery(lambda key: Session.objects.filter(session_key=key).values_list("session_data", "expire_date"))
 
 
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self):
-        """The unexpired session row (only its data is read), or None, forgetting the key, as Django does."""
-        connection = connections[router.db_for_read(self.model)]
-        with connection.cursor() as cursor:
-            now = connection.ops.adapt_datetimefield_value(timezone.now())
-            cursor.execute(_query(connection.vendor), [self.session_key, now])
-            row = cursor.fetchone()
-        if row is None:
+        """The unexpired session (only its data is read), or None, forgetting the key, as Django does."""
+        rows = _SESSION.rows(self.session_key)
+        if not rows or rows[0][1] <= timezone.now():
             self._session_key = None
             return None
-        return self.model(session_key=self.session_key, session_data=row[0])
+        return self.model(session_key=self.session_key, session_data=rows[0][0])

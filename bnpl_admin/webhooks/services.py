@@ -145,8 +145,7 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
         raise InvalidSignature("Missing X-Merchant-Id header")
     if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
         raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature header")
-    merchants = _ACTIVE_MERCHANT.instances(merchant_code)
-    merchant = merchants[0] if merchants else None
+    merchant = _ACTIVE_MERCHANT.one(merchant_code)
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
     # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.
