@@ -8,8 +8,10 @@ placeholders' parameters for the real values and converts the rows as Django wou
 
 Only for querysets whose SQL does not depend on the values (filters by equality, no `__in`
 lists, no values that change the query's shape), returning `values_list` rows; `instances()`
-turns rows of every column (`values_list(*every_column(Model))`) into model instances. The
-placeholders are text; a query on a number column passes `placeholders=` of its own type.
+turns rows of every column (`values_list(*every_column(Model))`), or of some columns including
+the key (`values_list(*columns(Model, names))`, as `.only(*names)` loads them), into model
+instances. The placeholders are text; a query on a number column passes `placeholders=` of its
+own type.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ _PLACEHOLDER = "\u2063prepared-{}\u2063"  # text no caller passes (an invisible 
 def every_column(model) -> list[str]:
     """The attribute names of a model's columns, for a `values_list` that `instances()` can turn into models."""
     return [field.attname for field in model._meta.concrete_fields]
+
+
+def columns(model, names) -> list[str]:
+    """Some of a model's columns in the order of its fields, as `instances()` needs them."""
+    wanted = set(names)
+    return [field.attname for field in model._meta.concrete_fields if field.attname in wanted]
 
 
 class PreparedQuery:
@@ -68,10 +76,11 @@ class PreparedQuery:
         return [tuple(row) for row in compiler.results_iter(results=[fetched])]
 
     def instances(self, *values) -> list:
-        """The rows as model instances, as the ORM loads them (the query must select `every_column`)."""
+        """The rows as model instances, as the ORM loads them: the query selects `every_column`, or
+        `columns()` with the primary key (the other fields deferred, as `.only()` leaves them)."""
         rows = self.rows(*values)
-        if self.fields != every_column(self.model):
-            raise ValueError("instances() needs a values_list of every column of the model")
+        if self.fields != columns(self.model, self.fields) or self.model._meta.pk.attname not in self.fields:
+            raise ValueError("instances() needs a values_list of every column, or of columns() with the key")
         return [self.model.from_db(self.using, self.fields, row) for row in rows]
 
     def one(self, *values):

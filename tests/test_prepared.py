@@ -72,6 +72,30 @@ def test_instances_are_the_models_the_orm_loads():
         f: getattr(expected, f) for f in every_column(Customer)
     }
     assert not loaded._state.adding and prepared.instances("usr-none") == []
-    partial = PreparedQuery(lambda c: Customer.objects.filter(customer_id=c).values_list("id"), values=1)
+    keyless = PreparedQuery(lambda c: Customer.objects.filter(customer_id=c).values_list("customer_id"), values=1)
     with pytest.raises(ValueError, match="every column"):
-        partial.instances("usr-a")
+        keyless.instances("usr-a")
+    out_of_order = PreparedQuery(lambda c: Customer.objects.filter(customer_id=c).values_list("status", "id"), values=1)
+    with pytest.raises(ValueError, match="every column"):
+        out_of_order.instances("usr-a")
+
+
+def test_instances_of_some_columns_are_the_models_only_loads():
+    from bnpl_admin.prepared import columns
+
+    CustomerFactory(customer_id="usr-a", full_name="Aziz Karimov")
+    names = columns(Customer, ["status", "customer_id", "id", "full_name"])
+    prepared = PreparedQuery(lambda c: Customer.objects.filter(customer_id=c).values_list(*names), values=1)
+
+    [loaded] = prepared.instances("usr-a")
+    expected = Customer.objects.only("status", "customer_id", "full_name").get(customer_id="usr-a")
+
+    assert names == ["id", "customer_id", "full_name", "status"]
+    assert loaded.get_deferred_fields() == expected.get_deferred_fields()
+    assert (loaded.pk, loaded.customer_id, loaded.full_name, loaded.status) == (
+        expected.pk,
+        "usr-a",
+        "Aziz Karimov",
+        expected.status,
+    )
+    assert loaded.phone_masked == expected.phone_masked  # a deferred field still loads on access

@@ -13,10 +13,15 @@ A client walking the whole list should use keyset pages instead: `?after=<key of
 seen>` starts the page just after that row (an index range scan: every page as cheap as the
 first, and rows inserted meanwhile neither skipped nor repeated), and `next` then carries on the
 same way (`previous` is null).
+
+A view may also read those pages itself: `rows_after(after, size)` returning the first `size`
+rows of its queryset (after=None) or the first `size` after the key `after`, as the queryset
+would (the users list reads them by prepared SQL).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 
@@ -48,6 +53,10 @@ def _count_key(queryset) -> str:
 
 
 class LargeTablePaginator(Paginator):
+    def __init__(self, object_list, per_page, *args, first_rows=None, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.first_rows = first_rows  # size -> the first `size` rows of object_list, or None
+
     @cached_property
     def count(self) -> int:
         try:
@@ -71,6 +80,8 @@ class LargeTablePaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
+        if bottom == 0 and self.first_rows is not None:
+            return self._get_page(self.first_rows(self.per_page), number, self)
         if bottom < DEFERRED_JOIN_FROM:
             return self._get_page(self.object_list[bottom:top], number, self)
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
@@ -92,14 +103,21 @@ class LargeTablePagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         after = request.query_params.get(self.after_query_param)
+        rows_after = getattr(view, "rows_after", None)
         if after is None:
             self.keyset = False
+            if rows_after is not None:
+                first_rows = functools.partial(rows_after, None)
+                self.django_paginator_class = functools.partial(LargeTablePaginator, first_rows=first_rows)
             return super().paginate_queryset(queryset, request, view)
         if not self.keyset_value.match(after):
             raise ValidationError({self.after_query_param: ["Not a valid key to start after."]})
         self.keyset, self.request = True, request
         size = self.get_page_size(request)
-        rows = list(queryset.filter(**{f"{self.keyset_field}__gt": after})[: size + 1])
+        if rows_after is not None:
+            rows = rows_after(after, size + 1)
+        else:
+            rows = list(queryset.filter(**{f"{self.keyset_field}__gt": after})[: size + 1])
         self.has_more, rows = len(rows) > size, rows[:size]
         self.total = LargeTablePaginator(queryset, size).count
         self.last_key = getattr(rows[-1], self.keyset_field) if rows else None

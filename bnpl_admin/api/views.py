@@ -82,6 +82,10 @@ class UserList(ListAPIView, ApiView):
     def get_queryset(self):
         return customer_selectors.customer_list()
 
+    @staticmethod
+    def rows_after(after, size):  # page 1 and keyset pages of get_queryset(), by prepared SQL
+        return customer_selectors.customer_list_page(after, size)
+
     @extend_schema(responses={200: s.CustomerSerializer(many=True), **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

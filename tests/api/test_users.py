@@ -160,6 +160,24 @@ class TestList:
         assert len(keys) == 4
         assert _count_key(every) == _count_key(Customer.objects.all())  # the order does not change a count
 
+    @pytest.mark.parametrize("size", [1, 3, 20])
+    def test_first_and_keyset_pages_show_the_rows_the_queryset_holds_read_live(self, support_client, size):
+        from bnpl_admin.api.serializers import CustomerSerializer
+        from bnpl_admin.customers.selectors import customer_list
+
+        for n in (5, 1, 4, 2):
+            CustomerFactory(customer_id=f"usr-{n}", date_of_birth=datetime.date(1990, 1, n))
+        support_client.get("/api/v1/users/", {"page_size": size})  # the page's SQL is prepared now
+        CustomerFactory(customer_id="usr-0", status=Customer.Status.DEBT_USER)  # then a row comes first
+        Customer.objects.filter(customer_id="usr-4").update(full_name="Renamed", status=Customer.Status.DEBT_USER)
+
+        first = support_client.get("/api/v1/users/", {"page_size": size}).json()["results"]
+        after = support_client.get("/api/v1/users/", {"page_size": size, "after": "usr-1"}).json()["results"]
+
+        assert first == CustomerSerializer(customer_list()[:size], many=True).data
+        assert after == CustomerSerializer(customer_list().filter(customer_id__gt="usr-1")[:size], many=True).data
+        assert first[0]["user_id"] == "usr-0" and first[0]["status"] == "DEBT_USER"
+
     def test_keyset_page_after_the_last_customer_is_empty(self, support_client):
         CustomerFactory(customer_id="usr-a")
 
