@@ -142,3 +142,17 @@ def test_the_customer_link_exports_as_its_plain_id():
     exported = list(table.as_values())
 
     assert exported[1][0] == "usr-export"
+
+
+@given(st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False, allow_infinity=False))
+def test_money_groups_thousands_as_intcomma_does(amount):
+    from django.contrib.humanize.templatetags.humanize import intcomma
+    from django.utils import translation
+
+    from bnpl_admin.staff.templatetags.bnpl import money
+
+    whole, cents = f"{abs(amount):.2f}".split(".")
+    sign = "-" if amount < 0 else ""
+    for language in ("en-us", "de", "fr"):  # ",", "." and a space between thousands
+        with translation.override(language):
+            assert money(amount) == f"{sign}{intcomma(int(whole))}.{cents} UZS"

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
+from django.utils.formats import get_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -22,7 +24,18 @@ def money(value) -> str:
     amount = Decimal(value).quantize(Decimal("0.01"))
     sign = "-" if amount < 0 else ""
     whole, cents = f"{abs(amount):.2f}".split(".")
-    return f"{sign}{intcomma(int(whole))}.{cents} {settings.CURRENCY}"
+    grouped = f"{int(whole):,}" if _groups_by_commas(get_language()) else intcomma(int(whole))
+    return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
+
+
+@functools.lru_cache(maxsize=32)
+def _groups_by_commas(language) -> bool:
+    """Whether `intcomma` writes thousands as Python's `{:,}` does in this language (English: yes);
+    Python's is used then: `intcomma` looked up the language's formats on every amount of a table."""
+    return (
+        get_format("THOUSAND_SEPARATOR", language, use_l10n=True) == ","
+        and get_format("NUMBER_GROUPING", language, use_l10n=True) == 3
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -12,6 +12,7 @@ import functools
 import html
 
 from django import template
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.template import Context, Template
@@ -153,6 +154,8 @@ class _ColumnRenderer:
         """The cell as `{{ cell }}` (or `{{ cell|localize }}`, `{{ cell|unlocalize }}`) shows it."""
         if self.localize is None and context.autoescape and type(cell) in (str, SafeString):
             return cell if type(cell) is SafeString else html.escape(cell)  # as the template escapes text
+        if self.localize is None and type(cell) is int and not settings.USE_THOUSAND_SEPARATOR:
+            return str(cell)  # what localize() makes of a whole number without grouping
         if self.localize is not None:
             cell = localize(cell) if self.localize else unlocalize(cell)
         return render_value_in_context(cell, context)
