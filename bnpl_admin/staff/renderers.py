@@ -2,43 +2,43 @@
 
 A `<select>` is one template render for the widget and one more per option: the status filter
 of the customer list cost more than the 25 rows of its table used to. The HTML of a widget is a
-function of its template and context alone (the templates read nothing else), so it is kept under
-an exact, hashable copy of that context: any change of name, value, attributes, labels (in the
-active language) or choices is another key. Only choice widgets are kept (the costly ones; their
-values are choices, not text someone typed), and only when every value in the context is plain
-data: anything else is rendered by Django every time.
+function of its template, its context and the active language (for lazy labels), so it is kept
+under those, the context as its pickle: an exact copy (a SafeString and a str, True and 1 pickle
+apart), and cheap to make. A context holding anything but plain data, text and lazy text (a model
+instance of a model choice, say, which would carry all its fields) is rendered by Django every
+time. Only choice widgets are kept: the costly ones, and their values are choices, not text
+someone typed.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+
 from django.conf import settings
 from django.forms.renderers import DjangoTemplates
 from django.utils.functional import Promise
+from django.utils.translation import get_language
 
 MAX_KEPT = 512
 
 
-class _Unfreezable(Exception):
+class _NotPlain(Exception):
     pass
 
 
-def _key(value):
-    """An exact, hashable copy of a context value. Types that render apart stay apart: True, 1 and
-    1.0 are equal in Python but not in a template's output, nor are a SafeString and a str."""
-    kind = type(value)
-    if kind is str or value is None:
-        return value
-    if kind in (int, float, bool):
-        return (kind.__name__, value)
-    if isinstance(value, Promise):  # a lazy translation: its text in the active language
-        return ("lazy", str(value))
-    if isinstance(value, str):
-        return (kind.__qualname__, str(value))
-    if kind is dict:
-        return ("dict", tuple((_key(name), _key(item)) for name, item in value.items()))
-    if kind in (list, tuple):
-        return (kind.__name__, tuple(_key(item) for item in value))
-    raise _Unfreezable(kind)
+class _PlainPickler(pickle.Pickler):
+    # Called for everything but None, bools and exact ints, floats, str, bytes, dicts, lists, tuples and sets.
+    def reducer_override(self, obj):
+        if isinstance(obj, str | Promise):  # SafeString and other text; lazy translations
+            return NotImplemented
+        raise _NotPlain(type(obj))
+
+
+def _pickled(context) -> bytes:
+    buffer = io.BytesIO()
+    _PlainPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(context)
+    return buffer.getvalue()
 
 
 class ChoiceWidgetMemoRenderer(DjangoTemplates):
@@ -51,8 +51,8 @@ class ChoiceWidgetMemoRenderer(DjangoTemplates):
         if settings.DEBUG or not isinstance(widget, dict) or "optgroups" not in widget:
             return super().render(template_name, context, request)
         try:
-            key = (template_name, _key(context))
-        except _Unfreezable:
+            key = (template_name, get_language(), _pickled(context))
+        except (_NotPlain, pickle.PicklingError, TypeError, AttributeError):
             return super().render(template_name, context, request)
         html = self._kept.get(key)
         if html is None:
