@@ -23,6 +23,8 @@ from django.db import connections
 from django.db.models import QuerySet
 
 _PLACEHOLDER = "\u2063prepared-{}\u2063"  # text no caller passes (an invisible separator around it)
+# Stands for a row id (`placeholders=(NUMBER,)`): within a 32-bit id column's range, as PostgreSQL needs.
+NUMBER = -2_093_412_577
 
 
 def every_column(model) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -18,7 +18,8 @@ from bnpl_admin.customers import encryption, masking
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.prepared import PreparedQuery, columns, every_column
+from bnpl_admin.prepared import NUMBER, PreparedQuery, columns, every_column
+from bnpl_admin.webhooks.models import Merchant
 
 # Columns a list or export may read: never the encrypted ones. Everything the API's customer body
 # shows is here (a column left out is fetched row by row when serialised: one query per row).
@@ -39,26 +40,22 @@ def customer_list() -> QuerySet[Customer]:
     return Customer.objects.only(*LIST_COLUMNS).order_by("customer_id")
 
 
-_LIST_PAGES: dict[tuple[bool, int], PreparedQuery] = {}
-
-
 def customer_list_page(after: str | None, size: int) -> list[Customer]:
     """The first `size` customers of `customer_list()`, or the first `size` after the customer id
     `after`: the API list's first page and its keyset pages, with their SQL prepared once per
     process and page size (building it was a tenth of a list call). `after` must be storable
     (the API's keyset pattern allows no NUL)."""
-    key = (after is not None, size)
-    prepared = _LIST_PAGES.get(key)
-    if prepared is None:
-        fields = columns(Customer, LIST_COLUMNS)
-        if after is None:
-            prepared = PreparedQuery(lambda: customer_list().values_list(*fields)[:size], values=0)
-        else:
-            prepared = PreparedQuery(
-                lambda start: customer_list().filter(customer_id__gt=start).values_list(*fields)[:size], values=1
-            )
-        prepared = _LIST_PAGES.setdefault(key, prepared)
-    return prepared.instances() if after is None else prepared.instances(after)
+    if after is None:
+        return _list_page(size, keyset=False).instances()
+    return _list_page(size, keyset=True).instances(after)
+
+
+@functools.cache
+def _list_page(size: int, *, keyset: bool) -> PreparedQuery:
+    fields = columns(Customer, LIST_COLUMNS)
+    if not keyset:
+        return PreparedQuery(lambda: customer_list().values_list(*fields)[:size], values=0)
+    return PreparedQuery(lambda start: customer_list().filter(customer_id__gt=start).values_list(*fields)[:size])
 
 
 def phone_lookup_hash(phone_number: str) -> str:
@@ -109,13 +106,44 @@ def get_customer(customer_id: str, *, for_update: bool = False) -> Customer:
     return customer
 
 
-def plans_with_installments(customer: Customer) -> QuerySet[Plan]:
-    return (
-        Plan.objects.filter(customer=customer)
-        .select_related("merchant")
-        .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("number")))
-        .order_by("-created_at")
-    )
+_PLANS = PreparedQuery(
+    lambda customer_pk: (
+        Plan.objects.filter(customer_id=customer_pk).order_by("-created_at").values_list(*every_column(Plan))
+    ),
+    placeholders=(NUMBER,),
+)
+_PLAN_INSTALLMENTS = PreparedQuery(
+    lambda customer_pk: (
+        Installment.objects.filter(plan__customer_id=customer_pk)
+        .order_by("plan_id", "number")
+        .values_list(*every_column(Installment))
+    ),
+    placeholders=(NUMBER,),
+)
+_PLAN_MERCHANTS = PreparedQuery(
+    lambda customer_pk: (
+        Merchant.objects.filter(plans__customer_id=customer_pk).distinct().values_list(*every_column(Merchant))
+    ),
+    placeholders=(NUMBER,),
+)
+
+
+def plans_with_installments(customer: Customer) -> list[Plan]:
+    """The customer's plans, newest first, each with its merchant and `installments_in_order`
+    (what `Prefetch("installments", to_attr=...)` leaves), read by SQL prepared once per process:
+    building the ORM's queries was a fifth of the profile page."""
+    plans = _PLANS.instances(customer.pk)
+    installments: dict = {}
+    for installment in _PLAN_INSTALLMENTS.instances(customer.pk):
+        installments.setdefault(installment.plan_id, []).append(installment)
+    merchants = {}
+    if any(plan.merchant_id for plan in plans):
+        merchants = {merchant.pk: merchant for merchant in _PLAN_MERCHANTS.instances(customer.pk)}
+    for plan in plans:
+        plan.customer = customer
+        plan.merchant = merchants.get(plan.merchant_id)
+        plan.installments_in_order = installments.get(plan.pk, [])
+    return plans
 
 
 @dataclass(frozen=True)
@@ -173,9 +201,20 @@ def _debt_users() -> QuerySet[Customer]:
     )
 
 
-def timeline(customer: Customer, *, limit: int = 100) -> QuerySet[AuditEvent]:
-    """Everything that happened to a customer, newest first."""
-    return AuditEvent.objects.filter(customer_ref=customer.customer_id).order_by("-at", "-id")[:limit]
+def timeline(customer: Customer, *, limit: int = 100) -> list[AuditEvent]:
+    """Everything that happened to a customer, newest first (SQL prepared once per process)."""
+    return _timeline(limit).instances(customer.customer_id)
+
+
+@functools.cache
+def _timeline(limit: int) -> PreparedQuery:
+    return PreparedQuery(
+        lambda customer_ref: (
+            AuditEvent.objects.filter(customer_ref=customer_ref)
+            .order_by("-at", "-id")
+            .values_list(*every_column(AuditEvent))[:limit]
+        )
+    )
 
 
 def _debt_status_rows(customer_id: str) -> QuerySet:

@@ -115,11 +115,11 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         customer = customer_or_404(self.kwargs["customer_id"])
-        plans = list(selectors.plans_with_installments(customer))
+        plans = selectors.plans_with_installments(customer)
         return {
             **super().get_context_data(**kwargs),
             "customer": customer,
-            "debt": selectors.debt_summary(i for plan in plans for i in plan.installments.all()),
+            "debt": selectors.debt_summary(i for plan in plans for i in plan.installments_in_order),
             "plans": plans,
             "refunds": refunds_of(customer),
             "timeline": selectors.timeline(customer),

@@ -13,12 +13,12 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 
-from bnpl_admin.prepared import PreparedQuery, every_column
+from bnpl_admin.prepared import NUMBER, PreparedQuery, every_column
 
-# The signed-in user, on every page request. A number of its own type stands for the id.
+# The signed-in user, on every page request.
 _USER = PreparedQuery(
     lambda pk: get_user_model().objects.filter(pk=pk).values_list(*every_column(get_user_model())),
-    placeholders=(-2_093_412_577,),  # within a 32-bit id column's range, as PostgreSQL needs
+    placeholders=(NUMBER,),
 )
 
 

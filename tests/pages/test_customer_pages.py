@@ -334,6 +334,27 @@ def test_the_profile_lists_plans_with_their_installments(support_client, in_debt
         assert f'href="/installments/{installment.pk}/pay/"' in html
 
 
+def test_the_profile_shows_each_plan_with_its_own_installments_and_merchant_only(support_client, aziz):
+    from tests.factories import MerchantFactory
+
+    shop = MerchantFactory(name="Texnomart")
+    older = PlanFactory(customer=aziz, total_amount=Decimal("300.00"), installment_count=2)
+    newer = PlanFactory(customer=aziz, total_amount=Decimal("400.00"), installment_count=4, merchant=shop)
+    other = PlanFactory(merchant=MerchantFactory(name="Elsewhere"), total_amount=Decimal("999.00"))
+
+    html = html_of(support_client.get(f"/customers/{aziz.customer_id}/"))
+
+    assert html.index(f'id="plan-{newer.pk}"') < html.index(f'id="plan-{older.pk}"')  # newest first
+    for plan, count in ((older, 2), (newer, 4)):
+        article = html[html.index(f'id="plan-{plan.pk}"') :].split("</article>")[0]
+        assert article.count('id="installment-') == count
+        for installment in plan.installments.all():
+            assert f'id="installment-{installment.pk}"' in article
+    assert "Texnomart" in html[html.index(f'id="plan-{newer.pk}"') :].split("</header>")[0]
+    assert "Texnomart" not in html[html.index(f'id="plan-{older.pk}"') :].split("</header>")[0]
+    assert "Elsewhere" not in html and str(other.pk) not in html
+
+
 def test_the_profile_lists_refunds(support_client, aziz):
     plan = PlanFactory(customer=aziz)
     pending = RefundFactory(customer=aziz, plan=plan, transaction_id="txn-pending", amount=Decimal("50.00"))
