@@ -2,13 +2,14 @@ import django_filters
 from django import forms
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.staff.filters import FilterSet
 
 
 def _action_choices():
     return [(a, a) for a in AuditEvent.objects.order_by().values_list("action", flat=True).distinct()]
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     actor = django_filters.CharFilter(field_name="actor_label", lookup_expr="icontains", label="Actor")
     action = django_filters.ChoiceFilter(choices=_action_choices, empty_label="Any action", label="Action")
     customer = django_filters.CharFilter(field_name="customer_ref", lookup_expr="exact", label="Customer ID")

@@ -4,10 +4,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.staff.columns import FormattedDateColumn
+from bnpl_admin.staff.columns import FormattedDateColumn, Table
 
 
-class AuditEventTable(tables.Table):
+class AuditEventTable(Table):
     at = FormattedDateColumn(verbose_name="When", format="Y-m-d H:i:s")
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")

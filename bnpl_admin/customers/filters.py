@@ -3,9 +3,10 @@ from django import forms
 
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.models import Customer
+from bnpl_admin.staff.filters import FilterSet
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     q = django_filters.CharFilter(
         label="Search",
         method="search",
@@ -23,7 +24,7 @@ class CustomerFilter(django_filters.FilterSet):
         return selectors.search_customers(queryset, value)
 
 
-class DebtUserFilter(django_filters.FilterSet):
+class DebtUserFilter(FilterSet):
     q = django_filters.CharFilter(label="Search", method="search", help_text="Customer ID, name, or exact phone")
 
     ph = django_filters.CharFilter(field_name="phone_hash", widget=forms.HiddenInput)

@@ -2,11 +2,11 @@ import django_tables2 as tables
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn
+from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
 
 
-class CustomerTable(tables.Table):
+class CustomerTable(Table):
     """Masked columns only: the encrypted ones are never loaded for a list or an export."""
 
     customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
@@ -30,7 +30,7 @@ class CustomerTable(tables.Table):
         return value
 
 
-class DebtUserTable(tables.Table):
+class DebtUserTable(Table):
     customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)

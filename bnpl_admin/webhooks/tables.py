@@ -1,11 +1,11 @@
 import django_tables2 as tables
 
-from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn
+from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import status_badge
 from bnpl_admin.webhooks.models import WebhookEvent
 
 
-class WebhookEventTable(tables.Table):
+class WebhookEventTable(Table):
     id = RecordLinkColumn(verbose_name="Event", viewname="webhooks:detail", key="pk")
     received_at = FormattedDateColumn(verbose_name="Received", format="Y-m-d H:i:s")
     merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
