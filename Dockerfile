@@ -41,5 +41,8 @@ host = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().ls
 r = u.urlopen(u.Request('http://127.0.0.1:8000/api/v1/health/', headers={'Host': host, 'X-Forwarded-Proto': 'https'}), timeout=4); \
 sys.exit(0 if r.status == 200 else 1)"
 
+# Sync workers: WEB_CONCURRENCY (gunicorn's own variable), one per CPU core. The app is CPU-bound;
+# on 2 vCPUs, 2 workers served more requests with a lower p99 than 3 (bench/RESULTS.md).
+ENV WEB_CONCURRENCY=2
 # No gunicorn access log: the app logs each request (request id, user, timing) without query strings.
-CMD ["gunicorn", "bnpl_admin.wsgi", "--workers", "3", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "bnpl_admin.wsgi", "--bind", "0.0.0.0:8000"]
