@@ -8,6 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -156,3 +158,25 @@ def test_money_groups_thousands_as_intcomma_does(amount):
     for language in ("en-us", "de", "fr"):  # ",", "." and a space between thousands
         with translation.override(language):
             assert money(amount) == f"{sign}{intcomma(int(whole))}.{cents} UZS"
+
+
+_attr_text = st.one_of(st.text(max_size=12), st.sampled_from(['a"b', "<i>", "x & y", "'", "orderable asc"]))
+_attr_value = st.one_of(
+    _attr_text,
+    _attr_text.map(lambda text: format_html("{}", text)),  # already safe
+    st.none(),
+    st.integers(),
+    st.just(gettext_lazy("Yes")),
+    _attr_text.map(lambda text: lambda: text),  # computed
+)
+
+
+@given(st.dictionaries(st.one_of(_attr_text, st.sampled_from(["th", "td", "thead", "class"])), _attr_value, max_size=5))
+def test_attributes_are_written_as_django_tables2_writes_them(attrs):
+    from django_tables2.templatetags.django_tables2 import render_attrs
+    from django_tables2.utils import AttributeDict
+
+    from bnpl_admin.staff.templatetags.table_rendering import attributes_html
+
+    assert attributes_html(AttributeDict(attrs)) == AttributeDict(attrs).as_html()
+    assert attributes_html(attrs) == render_attrs(attrs)
