@@ -156,6 +156,17 @@ def test_masking_leaves_request_ids_and_task_process_names_whole_but_not_numbers
     assert "4111111111111111" not in numbers
 
 
+def test_masking_leaves_uuids_whole_even_with_card_like_digit_runs(_no_raw_personal_data_in_logs):
+    refund_id = "3b7dd82d-4b57-4dd8-8828-16814978798a"  # "8-8828-16814978798": 16 digits with dashes
+    text = f"POST /api/v1/refunds/{refund_id}/cancel/ 400; card 4111-1111-1111-1111; phone +998901234567"
+
+    line = MaskingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, __file__, 1, text, (), None))
+    logging.getLogger("bnpl.test").warning("refund %s cancelled", refund_id)
+
+    assert line == f"POST /api/v1/refunds/{refund_id}/cancel/ 400; card 411****; phone +99****"
+    assert not _no_raw_personal_data_in_logs.leaks  # the suite's own detector knows a UUID too
+
+
 def _session_row(client):
     from django.contrib.sessions.models import Session
 

@@ -11,10 +11,13 @@ from pythonjsonlogger.json import JsonFormatter
 
 # What a phone, card or passport number looks like in free text: an international number
 # (+ then digits, spaces, dashes), a run of 8+ digits, a card in 4-digit groups, or passport series
-# letters and digits. Dates and times (2026-11-26 13:02:52) do not match, nor do 32-character
-# hexadecimal ids (uuid4().hex: request ids, django-q process names), which are left whole.
+# letters and digits. Dates and times (2026-11-26 13:02:52) do not match, nor do ids, which are
+# left whole: 32-character hexadecimal ones (uuid4().hex: request ids, django-q process names) and
+# UUIDs in their 8-4-4-4-12 form (plans and refunds, in URLs), whatever digit runs they hold.
 _PHONE = re.compile(r"\+\d[\d \-]{6,}\d")
-_HEX_ID = re.compile(r"(?<![0-9A-Za-z])((?=[0-9]*[a-f])[0-9a-f]{32})(?![0-9A-Za-z])")
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Za-z])((?=[0-9]*[a-f])[0-9a-f]{32}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})(?![0-9A-Za-z])"
+)
 _LONG_NUMBER = re.compile(r"(?<!\d)\d{8,}(?!\d)")
 _CARD_GROUPS = re.compile(r"(?<!\d)\d{4}(?:[ \-]\d{4}){2,3}(?!\d)")
 _PASSPORT_LIKE = re.compile(r"\b([A-Za-z]{1,3})\d{5,10}\b")
