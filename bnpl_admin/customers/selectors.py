@@ -141,7 +141,8 @@ def plans_with_installments(customer: Customer) -> list[Plan]:
         merchants = {merchant.pk: merchant for merchant in _PLAN_MERCHANTS.instances(customer.pk)}
     for plan in plans:
         plan.customer = customer
-        plan.merchant = merchants.get(plan.merchant_id)
+        if plan.merchant_id in merchants:  # (assigning None would clear merchant_id)
+            plan.merchant = merchants[plan.merchant_id]
         plan.installments_in_order = installments.get(plan.pk, [])
     return plans
 
