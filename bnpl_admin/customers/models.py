@@ -14,7 +14,9 @@ class Customer(models.Model):
         NORMAL = "NORMAL", "Normal"
         DEBT_USER = "DEBT_USER", "Debt user"
 
-    customer_id = models.CharField(max_length=64, unique=True)
+    # Unique through Meta.constraints: `unique=True` would add a second, LIKE-pattern index that
+    # nothing uses (the search's `istartswith` cannot) and every insert and status flip writes.
+    customer_id = models.CharField(max_length=64)
     full_name = models.CharField(max_length=200)
     phone_encrypted = models.TextField(blank=True, default="")
     phone_masked = models.CharField(max_length=32, blank=True, default="")
@@ -34,6 +36,7 @@ class Customer(models.Model):
     class Meta:
         ordering = ["customer_id"]
         constraints = [
+            models.UniqueConstraint(fields=["customer_id"], name="customer_customer_id_unique"),
             models.CheckConstraint(condition=Q(status__in=["NORMAL", "DEBT_USER"]), name="customer_status_valid"),
         ]
         indexes = [
