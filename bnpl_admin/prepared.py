@@ -65,6 +65,9 @@ class PreparedQuery:
                 raise ValueError("every placeholder must reach the SQL as a parameter of its own")
             compiled = self._local.compiled = (compiler, sql, list(params), slots)
             self.model, self.fields = query.model, list(queryset._fields)
+            self.loads_models = (
+                self.fields == columns(self.model, self.fields) and self.model._meta.pk.attname in self.fields
+            )
         return compiled
 
     def rows(self, *values) -> list[tuple]:
@@ -81,7 +84,7 @@ class PreparedQuery:
         """The rows as model instances, as the ORM loads them: the query selects `every_column`, or
         `columns()` with the primary key (the other fields deferred, as `.only()` leaves them)."""
         rows = self.rows(*values)
-        if self.fields != columns(self.model, self.fields) or self.model._meta.pk.attname not in self.fields:
+        if not self.loads_models:  # decided once, when the SQL was compiled
             raise ValueError("instances() needs a values_list of every column, or of columns() with the key")
         return [self.model.from_db(self.using, self.fields, row) for row in rows]
 

@@ -19,6 +19,7 @@ from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.prepared import NUMBER, PreparedQuery, columns, every_column
+from bnpl_admin.text import storable
 from bnpl_admin.webhooks.models import Merchant
 
 # Columns a list or export may read: never the encrypted ones. Everything the API's customer body
@@ -90,14 +91,16 @@ _CUSTOMER_LOCKED = PreparedQuery(
 )
 
 
-def _refuse_unstorable_id(customer_id: str) -> None:
-    if "\x00" in customer_id:  # PostgreSQL cannot even compare such a string: no customer has it
+def refuse_unstorable_id(customer_id: str) -> None:
+    """CustomerNotFound for an id no customer can have (`text.storable`: PostgreSQL cannot even
+    compare it), before any query is tried with it."""
+    if not storable(customer_id):
         raise CustomerNotFound(customer_id.replace("\x00", ""))
 
 
 def get_customer(customer_id: str, *, for_update: bool = False) -> Customer:
     """The customer by id (row-locked until the transaction ends with `for_update`), or CustomerNotFound."""
-    _refuse_unstorable_id(customer_id)
+    refuse_unstorable_id(customer_id)
     if for_update and not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
     customer = (_CUSTOMER_LOCKED if for_update else _CUSTOMER).one(customer_id)
@@ -238,7 +241,7 @@ def debt_status(customer_id: str) -> dict:
     One query for the customer and its overdue installments (a LEFT JOIN), its SQL prepared once
     per process: this is the API's most called read.
     """
-    _refuse_unstorable_id(customer_id)
+    refuse_unstorable_id(customer_id)
     rows = _DEBT_STATUS.rows(customer_id)
     if not rows:
         raise CustomerNotFound(customer_id)

@@ -13,7 +13,6 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption, masking, selectors
 from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, InvalidCustomer, UnknownPiiField
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.text import storable
 
 # Field name in the contract -> (encrypted column, masked column).
 PII_FIELDS = {
@@ -204,8 +203,7 @@ def reveal_pii(*, customer_id: str, field: str, actor: Actor) -> str:
     """Decrypt one field of one customer for a permitted user; every reveal is audited."""
     if field not in PII_FIELDS:
         raise UnknownPiiField(field)
-    if not storable(customer_id):
-        raise CustomerNotFound(customer_id.replace("\x00", ""))
+    selectors.refuse_unstorable_id(customer_id)
     encrypted_column, _ = PII_FIELDS[field]
     try:
         customer = Customer.objects.only("customer_id", encrypted_column).get(customer_id=customer_id)

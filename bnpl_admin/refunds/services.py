@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
@@ -89,8 +90,7 @@ def issue_refund(
         raise InvalidRefund("transaction_id is required")
     if not storable(transaction_id):
         raise InvalidRefund("transaction_id contains characters that cannot be stored")
-    if not storable(customer_id):
-        raise CustomerNotFound(customer_id.replace("\x00", ""))
+    customer_selectors.refuse_unstorable_id(customer_id)
     if len(transaction_id) > 64:
         raise InvalidRefund("transaction_id must be at most 64 characters")
     try:

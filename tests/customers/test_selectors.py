@@ -71,3 +71,12 @@ def test_refunds_and_timeline_are_the_customers_own_newest_first():
     assert [r.created_at for r in refunds] == sorted((r.created_at for r in refunds), reverse=True)
     assert [e.action for e in events] == ["step.2", "step.1", "step.0"]
     assert [e.action for e in selectors.timeline(customer, limit=1)] == ["step.2"]
+
+
+@pytest.mark.parametrize("customer_id", ["usr-\x00", "usr-\ud800"])
+def test_an_id_no_customer_can_have_is_not_found_before_any_query(customer_id, django_assert_num_queries):
+    from bnpl_admin.customers.errors import CustomerNotFound
+
+    for read in (selectors.get_customer, selectors.debt_status):
+        with django_assert_num_queries(0), pytest.raises(CustomerNotFound):
+            read(customer_id)
