@@ -1,4 +1,5 @@
-"""The measurements: overdue checker vs a per-row loop, reads and writes with wrk, webhook drain."""
+"""The measurements: the ceiling (Django alone), overdue checker vs a per-row loop, reads and writes with wrk,
+webhook drain."""
 
 from __future__ import annotations
 
@@ -160,8 +161,17 @@ def measure_overdue(info) -> list[Row]:
 
 
 class Server:
-    def __init__(self, workers: int):
+    """gunicorn with `workers` sync workers on HOST:PORT; by default the application.
+
+    `app` and `settings` start another WSGI module the same way (the ceiling project); `ready`
+    is the path polled until the server answers.
+    """
+
+    def __init__(self, workers: int, *, app: str = "bnpl_admin.wsgi", settings: str = "", ready: str = ""):
         self.workers = workers
+        self.app = app
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings} if settings else os.environ
+        self.ready = ready or "/api/v1/health/"
         self.proc = None
 
     def __enter__(self):
@@ -171,14 +181,18 @@ class Server:
             pass
         else:
             raise RuntimeError(f"something already listens on {BASE}: stop it first")
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True, env=os.environ
-        )
+        if self.app == "bnpl_admin.wsgi":
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                check=True,
+                env=os.environ,
+            )
         self.log = open(OUT / "gunicorn.log", "a")
         self.proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
-                "bnpl_admin.wsgi",
+                self.app,
                 "--workers",
                 str(self.workers),
                 "--bind",
@@ -189,14 +203,14 @@ class Server:
                 "2048",
             ],
             cwd=ROOT,
-            env=os.environ,
+            env=self.env,
             stdout=self.log,
             stderr=self.log,
             start_new_session=True,
         )
         for _ in range(300):
             try:
-                if requests.get(f"{BASE}/api/v1/health/", timeout=10).status_code in (200, 503):
+                if requests.get(f"{BASE}{self.ready}", timeout=10).status_code in (200, 503):
                     return self
             except requests.RequestException:
                 time.sleep(0.2)
@@ -398,6 +412,42 @@ def measure_reads(*, rounds: int, duration: int, workers: int, match: str = "") 
     return rows
 
 
+# The ceiling: Django alone, same server and wrk settings
+
+# (key, row name, path, the issue's figures on its machine: req/s, p99 ms)
+CEILINGS = [
+    ("ok", "Ceiling: view returning ok", "/ok", 5900, 2.6),
+    ("pk", "Ceiling: one pk query as JSON", "/pk/{pk}", 2700, 4.0),
+    ("keyset", "Ceiling: DRF keyset page of 20 rows", "/keyset?after={after}", 1240, 9.7),
+]
+
+
+def measure_ceiling(*, rounds: int, duration: int, workers: int) -> list[Row]:
+    """The three reference figures of the issue, measured here: bench/ceiling, not the application."""
+    pk = _sample_customer(
+        "SELECT id FROM customers_customer ORDER BY id OFFSET (SELECT count(*) / 2 FROM customers_customer) LIMIT 1"
+    )
+    # The same deep key as the keyset read scenario (rows 39,981-40,000).
+    after = _sample_customer("SELECT customer_id FROM customers_customer ORDER BY customer_id OFFSET 39979 LIMIT 1")
+    rows = []
+    with Server(workers, app="bench.ceiling.wsgi", settings="bench.ceiling.settings", ready="/ok"):
+        for key, name, path, issue_rps, issue_p99 in CEILINGS:
+            path = path.format(pk=pk, after=after)
+            check = requests.get(BASE + path, timeout=30, allow_redirects=False)
+            if check.status_code != 200:
+                rows.append(Row(name, f"HTTP {check.status_code}", "200", False, check.text[:120]))
+                continue
+            wrk(BASE + path, headers={}, duration=WARMUP)
+            r = median_of([wrk(BASE + path, headers={}, duration=duration) for _ in range(rounds)])
+            log(f"{name}: {r.rps:,.0f} req/s p50 {r.p50:.1f} p90 {r.p90:.1f} p99 {r.p99:.1f} ms, {r.errors} errors")
+            row = _row(name, r, min_rps=0, max_p99=float("inf"), extra_note=f"GET {path}")
+            row.target = f"issue's machine: {issue_rps:,} req/s, p99 {issue_p99} ms"
+            row.met = None  # a reference, not a target
+            row.extra.update(ceiling=key, issue_rps=issue_rps, issue_p99=issue_p99)
+            rows.append(row)
+    return rows
+
+
 # Writes
 
 
@@ -582,6 +632,7 @@ def run_all(*, only, info, args) -> list[Row]:
     """Every requested measurement; one that fails becomes a missed row and the others still run."""
     OUT.mkdir(exist_ok=True)
     steps = {
+        "ceiling": lambda: measure_ceiling(rounds=args.rounds, duration=args.duration, workers=args.workers),
         "overdue": lambda: measure_overdue(info),
         "reads": lambda: measure_reads(
             rounds=args.rounds, duration=args.duration, workers=args.workers, match=args.match

@@ -3,10 +3,16 @@
     python bench/run.py                      # 1,000,000 customers, every measurement
     python bench/run.py --reuse              # keep the data set already built
     python bench/run.py --only overdue,reads --customers 20000
+    python bench/run.py --reuse --only ceiling  # Django alone on this machine (bench/ceiling)
 
 Everything runs against the PostgreSQL database `bnpl_bench` (DATABASE_URL overrides it) with
 production settings (DEBUG=0) over plain HTTP on 127.0.0.1; the table also goes to
 bench/RESULTS.md with the command, the data sizes and the machine.
+
+`ceiling` (first, so measured before the others) serves the issue's three reference figures from a
+minimal Django project of its own (bench/ceiling: "ok", one primary-key query as JSON, a DRF keyset
+page of 20 rows) with the same gunicorn and wrk settings; the report then gives each read figure as
+a percentage of its ceiling, and this machine's scale against the issue's (ok-ceiling / 5,900).
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ BENCH_ENV = {
 }
 os.environ.update(BENCH_ENV)
 
-ALL = ["overdue", "reads", "writes", "webhooks"]
+# "ceiling" first: the reference figures are measured before the machine has worked on anything else.
+ALL = ["ceiling", "overdue", "reads", "writes", "webhooks"]
 
 
 def manage(*args: str, capture: bool = False) -> str:
@@ -137,7 +144,11 @@ def _has_meta() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL),
+        help=f"comma-separated subset of {','.join(ALL)} (ceiling: the issue's reference figures, Django alone)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a complete data set of this size")
     parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per scenario (median reported)")
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk round (after a 5 s warm-up)")
