@@ -1,10 +1,8 @@
 import django_tables2 as tables
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.staff.columns import FormattedDateColumn, Table
+from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
 
 
 class AuditEventTable(Table):
@@ -12,7 +10,9 @@ class AuditEventTable(Table):
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")
     target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False)
-    customer_ref = tables.Column(verbose_name="Customer", orderable=False)
+    customer_ref = RecordLinkColumn(
+        verbose_name="Customer", viewname="customers:detail", key="customer_ref", orderable=False
+    )
     data = tables.Column(verbose_name="Details", orderable=False, attrs={"td": {"class": "wrap"}})
 
     class Meta:
@@ -24,17 +24,11 @@ class AuditEventTable(Table):
     def render_target(self, record):
         return f"{record.target_type}:{record.target_id}"
 
-    def render_customer_ref(self, value):
-        return format_html('<a href="{}">{}</a>', reverse("customers:detail", args=[value]), value)
-
     def render_data(self, value):
         return " · ".join(f"{key}: {item}" for key, item in value.items())
 
     def value_at(self, value):
         return timezone.localtime(value).isoformat()
-
-    def value_customer_ref(self, value):
-        return value
 
     def value_data(self, value):
         return value

@@ -10,8 +10,9 @@ import django_tables2 as tables
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
 from django.utils.http import RFC3986_SUBDELIMS
+
+from bnpl_admin.staff.html import format_html
 
 # A key reverse() leaves as it is, standing for the record's own key in a URL pattern.
 _KEY = "record-key-0f4c"

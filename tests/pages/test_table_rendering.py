@@ -180,3 +180,20 @@ def test_attributes_are_written_as_django_tables2_writes_them(attrs):
 
     assert attributes_html(AttributeDict(attrs)) == AttributeDict(attrs).as_html()
     assert attributes_html(attrs) == render_attrs(attrs)
+
+
+@given(st.text(max_size=30).filter(lambda text: "{" not in text and "}" not in text), st.lists(_attr_value, max_size=3))
+def test_cell_html_is_what_djangos_format_html_makes(text, values):
+    from django.utils.safestring import SafeString
+
+    from bnpl_admin.staff import html
+
+    format_string = text + "{}" * len(values)
+    values = [value() if callable(value) and not hasattr(value, "__html__") else value for value in values]
+    if not values:
+        with pytest.raises(TypeError):
+            html.format_html(format_string)
+        return
+    ours = html.format_html(format_string, *values)
+    assert ours == format_html(format_string, *values)
+    assert type(ours) is SafeString

@@ -9,9 +9,11 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils.formats import get_format
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
+
+from bnpl_admin.staff.html import format_html
 
 register = template.Library()
 

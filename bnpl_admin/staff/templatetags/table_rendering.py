@@ -18,12 +18,12 @@ from django.db import models
 from django.template import Context, Template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
-from django.utils.functional import Promise
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.utils import AttributeDict, signature
+
+from bnpl_admin.staff.html import escaped, format_html
 
 register = template.Library()
 
@@ -47,21 +47,12 @@ def _compiled(template_code: str) -> Template:
     return Template(template_code)
 
 
-def _escaped(value) -> str:
-    """What `format_html` makes of one value (`conditional_escape`)."""
-    if isinstance(value, Promise):
-        value = str(value)
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return html.escape(str(value))
-
-
 def attributes_html(attrs) -> SafeString:
     """`AttributeDict.as_html()` (or `{% render_attrs %}` of a mapping): the same text, without
     `format_html`'s machinery for every attribute (a twentieth of the exact-phone page)."""
     if not isinstance(attrs, AttributeDict):
         attrs = AttributeDict(attrs)
-    return mark_safe(" ".join(f'{_escaped(key)}="{_escaped(value)}"' for key, value in attrs._iteritems()))
+    return SafeString(" ".join(f'{escaped(key)}="{escaped(value)}"' for key, value in attrs._iteritems()))
 
 
 @register.filter
@@ -211,4 +202,4 @@ def table_body(context, table):
     ]
     if not rows and table.empty_text:
         return format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)
-    return mark_safe("\n".join(rows))  # every part was escaped where it was made
+    return SafeString("\n".join(rows))  # every part was escaped where it was made
