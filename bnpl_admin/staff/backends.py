@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError
 
 from bnpl_admin.prepared import NUMBER, PreparedQuery, every_column
+from bnpl_admin.staff.sessions import user_read_with_session
 
 # The signed-in user, on every page request.
 _USER = PreparedQuery(
@@ -36,12 +37,13 @@ def remembered(user, what: str, compute):
 
 class RememberedPermissionsBackend(ModelBackend):
     def get_user(self, user_id):
-        """ModelBackend's, with the signed-in user read by a prepared query (every page request)."""
+        """ModelBackend's, with the signed-in user taken from its session's row when it was read
+        with it (`staff.sessions`), else read by a prepared query (every page request)."""
         try:
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = _USER.one(pk)
+        user = user_read_with_session(pk) or _USER.one(pk)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
