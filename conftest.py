@@ -11,7 +11,6 @@ import re
 import shutil
 
 import pytest
-from django.conf import settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
@@ -21,7 +20,9 @@ def _flag(name: str) -> bool:
 
 
 def _uses_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    from django.db import connections
+
+    return connections["default"].vendor == "postgresql"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -160,6 +160,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, with the health check skipped for a connection used moments ago (see its docstring).
+        DATABASES["default"]["ENGINE"] = "bnpl_admin.postgresql"
     # Short OLTP queries: PostgreSQL's JIT compilation costs more than it saves (measured: most of
     # the risk page's query time at a million customers was JIT).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
