@@ -48,11 +48,15 @@ class DebtUserTable(Table):
         attrs = {"class": "table"}
         order_by = ("-days_overdue",)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = timezone.localdate()  # once per table, not per row: the same day for every row
+
     def render_total_overdue(self, value):
         return money(value)
 
     def render_days_overdue(self, value):
-        return (timezone.localdate() - value).days if value else 0
+        return (self.today - value).days if value else 0
 
     def value_total_overdue(self, value):
         return value

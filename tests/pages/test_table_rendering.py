@@ -197,3 +197,40 @@ def test_cell_html_is_what_djangos_format_html_makes(text, values):
     ours = html.format_html(format_string, *values)
     assert ours == format_html(format_string, *values)
     assert type(ours) is SafeString
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tashkent", "America/Los_Angeles"])
+@pytest.mark.parametrize("format", ["Y-m-d", "Y-m-d H:i:s", "N j, Y"])
+def test_a_date_column_shows_the_time_in_the_current_zone_as_localtime_does(zone, format):
+    import zoneinfo
+
+    from django.utils.formats import date_format
+
+    from bnpl_admin.staff.columns import FormattedDateColumn
+
+    column = FormattedDateColumn(format=format)
+    moments = [
+        datetime.datetime(2026, 3, 1, 19, 30, tzinfo=datetime.UTC),  # the next day in Tashkent
+        datetime.datetime(2026, 3, 1, 3, 0, tzinfo=datetime.UTC),  # the day before in Los Angeles
+    ]
+    if "H" not in format:
+        moments.append(datetime.date(2026, 3, 1))  # a date column (no time to show)
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        render = column.render_for_table()
+        for moment in moments:
+            expected = timezone.localtime(moment) if isinstance(moment, datetime.datetime) else moment
+            assert render(moment) == column.render(moment) == date_format(expected, format)
+
+
+def test_a_choices_column_shows_what_get_foo_display_shows(monkeypatch):
+    from bnpl_admin.staff.templatetags.table_rendering import _display_of
+
+    customer = Customer(status=Customer.Status.DEBT_USER)
+    display = _display_of(Customer, "status", customer)
+    for value in [*Customer.Status.values, "NOT_A_CHOICE", None]:
+        customer.status = value
+        assert display(customer) == customer.get_status_display()
+
+    monkeypatch.setattr(Customer, "get_status_display", lambda self: f"own {self.status}", raising=False)
+    assert _display_of(Customer, "status", customer)(customer) == "own None"
+    assert _display_of(Customer, "full_name", customer) is None

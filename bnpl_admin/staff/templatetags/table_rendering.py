@@ -10,6 +10,7 @@ On a 25-row page that loop was most of the request's time.
 
 import functools
 import html
+import inspect
 
 from django import template
 from django.conf import settings
@@ -18,6 +19,8 @@ from django.db import models
 from django.template import Context, Template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.safestring import SafeString
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
@@ -77,6 +80,9 @@ class _ColumnRenderer:
         self.render = bound_column.render
         if isinstance(self.column, TemplateColumn) and self.column.template_code and self.render == self.column.render:
             self.render = self._render_template_code
+        per_table = getattr(self.column, "render_for_table", None)
+        if per_table is not None and self.render == self.column.render:
+            self.render = per_table()
         self.link = bound_column.link
         self.localize = bound_column.localize
         args, catch_all = _signature(bound_column.render)
@@ -88,7 +94,7 @@ class _ColumnRenderer:
             and "." not in self.accessor
             and not isinstance(self.column, BaseLinkColumn)  # its `text` shows even when resolving fails
         )
-        self.choices_by_model = {}
+        self.display_by_model = {}
         self.static_td = None
         if not _has_callables(self._raw_td_attrs()):
             self.static_td = attributes_html(bound_column.attrs["td"])
@@ -97,24 +103,21 @@ class _ColumnRenderer:
         attrs = {**self.table.attrs, **self.column.attrs}
         return attrs.get("td", attrs.get("cell", {}))
 
-    def _uses_display(self, record) -> bool:
-        """Whether the library would show `get_FOO_display()` for this column of this model."""
+    def _display(self, record):
+        """How the library shows this column of this model's records: `get_FOO_display()` for a
+        field with choices, else None. Django's own `get_FOO_display` builds its choices dict on
+        every call; here it is built once per table (same lookup, same text)."""
         model = type(record)
-        if model not in self.choices_by_model:
-            try:
-                field = model._meta.get_field(self.accessor)
-            except FieldDoesNotExist:
-                field = None
-            self.choices_by_model[model] = bool(
-                getattr(field, "choices", ()) and getattr(record, f"get_{self.accessor}_display", None)
-            )
-        return self.choices_by_model[model]
+        if model not in self.display_by_model:
+            self.display_by_model[model] = _display_of(model, self.accessor, record)
+        return self.display_by_model[model]
 
     def td(self, row, context) -> str:
         record = row.record
         if self.simple and isinstance(record, models.Model):
-            if self._uses_display(record):
-                value = getattr(record, f"get_{self.accessor}_display")()
+            display = self._display(record)
+            if display is not None:
+                value = display(record)
             else:
                 try:
                     value = getattr(record, self.accessor)
@@ -174,6 +177,29 @@ class _ColumnRenderer:
         if self.localize is not None:
             cell = localize(cell) if self.localize else unlocalize(cell)
         return render_value_in_context(cell, context)
+
+
+def _display_of(model, accessor, record):
+    try:
+        field = model._meta.get_field(accessor)
+    except FieldDoesNotExist:
+        return None
+    if not (getattr(field, "choices", ()) and getattr(record, f"get_{accessor}_display", None)):
+        return None
+    method = inspect.getattr_static(model, f"get_{accessor}_display")
+    if not (
+        isinstance(method, functools.partialmethod)
+        and method.func is models.Model._get_FIELD_display
+        and method.keywords == {"field": field}
+    ):  # the model's own get_FOO_display
+        return lambda record: getattr(record, f"get_{accessor}_display")()
+    choices, attname = dict(make_hashable(field.flatchoices)), field.attname
+
+    def display(record):  # Model._get_FIELD_display, with `choices` made once
+        value = getattr(record, attname)
+        return force_str(choices.get(make_hashable(value), value), strings_only=True)
+
+    return display
 
 
 def _row_attributes(table):
