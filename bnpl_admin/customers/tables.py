@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
-from bnpl_admin.staff.templatetags.bnpl import money, status_badge
+from bnpl_admin.staff.templatetags.bnpl import money_formatter, status_badge
 
 
 class CustomerTable(Table):
@@ -50,10 +50,11 @@ class DebtUserTable(Table):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.today = timezone.localdate()  # once per table, not per row: the same day for every row
+        # Once per table, not per row: the same day and the same money format for every row.
+        self.today, self.money = timezone.localdate(), money_formatter()
 
     def render_total_overdue(self, value):
-        return money(value)
+        return self.money(value)
 
     def render_days_overdue(self, value):
         return (self.today - value).days if value else 0

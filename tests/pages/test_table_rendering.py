@@ -151,13 +151,13 @@ def test_money_groups_thousands_as_intcomma_does(amount):
     from django.contrib.humanize.templatetags.humanize import intcomma
     from django.utils import translation
 
-    from bnpl_admin.staff.templatetags.bnpl import money
+    from bnpl_admin.staff.templatetags.bnpl import money, money_formatter
 
     whole, cents = f"{abs(amount):.2f}".split(".")
     sign = "-" if amount < 0 else ""
     for language in ("en-us", "de", "fr"):  # ",", "." and a space between thousands
         with translation.override(language):
-            assert money(amount) == f"{sign}{intcomma(int(whole))}.{cents} UZS"
+            assert money(amount) == money_formatter()(amount) == f"{sign}{intcomma(int(whole))}.{cents} UZS"
 
 
 _attr_text = st.one_of(st.text(max_size=12), st.sampled_from(['a"b', "<i>", "x & y", "'", "orderable asc"]))

@@ -21,13 +21,24 @@ register = template.Library()
 @register.filter
 def money(value) -> str:
     """`Decimal("1250000.5")` -> `1,250,000.50 UZS`."""
-    if value is None or value == "":
-        return "—"
-    amount = Decimal(value).quantize(Decimal("0.01"))
-    sign = "-" if amount < 0 else ""
-    whole, cents = f"{abs(amount):.2f}".split(".")
-    grouped = f"{int(whole):,}" if _groups_by_commas(get_language()) else intcomma(int(whole))
-    return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
+    return money_formatter()(value)
+
+
+def money_formatter():
+    """`money` for the amounts of one table: the language's grouping looked up once (each
+    `get_language()` is a context-local lookup; a page of amounts made one per amount)."""
+    commas = _groups_by_commas(get_language())
+
+    def format_money(value) -> str:
+        if value is None or value == "":
+            return "—"
+        amount = Decimal(value).quantize(Decimal("0.01"))
+        sign = "-" if amount < 0 else ""
+        whole, cents = f"{abs(amount):.2f}".split(".")
+        grouped = f"{int(whole):,}" if commas else intcomma(int(whole))
+        return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
+
+    return format_money
 
 
 @functools.lru_cache(maxsize=32)
