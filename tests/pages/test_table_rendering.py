@@ -131,10 +131,36 @@ def test_a_record_url_is_what_reverse_gives_for_any_key(key):
     assert record_url("customers:detail", key) == reverse("customers:detail", args=[key])
 
 
-def test_a_record_url_of_a_view_with_a_number_key_falls_back_to_reverse():
-    assert record_url("webhooks:detail", 42) == reverse("webhooks:detail", args=[42])
-    with pytest.raises(NoReverseMatch):
-        record_url("webhooks:detail", "not-a-number")
+def test_a_record_url_of_a_view_with_a_number_key_is_what_reverse_gives():
+    for key in (0, 42, 10**12, "42"):
+        assert record_url("webhooks:detail", key) == reverse("webhooks:detail", args=[key])
+    for refused in ("not-a-number", -1, "", "a/b"):
+        with pytest.raises(NoReverseMatch):
+            record_url("webhooks:detail", refused)
+
+
+_text_key = st.text(min_size=1, max_size=30).filter(lambda key: "/" not in key and "\x00" not in key)
+
+
+@given(_text_key, st.sampled_from(["full_name", "phone", "card_number"]), st.integers(0, 2**63), st.uuids())
+def test_record_urls_of_the_profile_links_are_what_reverse_gives(customer_id, field, number, refund_id):
+    assert record_url("customers:reveal", customer_id, field) == reverse(
+        "customers:reveal", args=[customer_id, field]
+    )
+    assert record_url("plans:pay", number) == reverse("plans:pay", args=[number])
+    assert record_url("refunds:cancel", refund_id) == reverse("refunds:cancel", args=[refund_id])
+    assert record_url("refunds:issue", customer_id) == reverse("refunds:issue", args=[customer_id])
+    assert record_url("customers:list") == reverse("customers:list")
+
+
+def test_a_record_url_follows_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    try:
+        set_script_prefix("/office/")
+        assert record_url("plans:pay", 7) == reverse("plans:pay", args=[7]) == "/office/installments/7/pay/"
+    finally:
+        set_script_prefix("/")
 
 
 def test_the_customer_link_exports_as_its_plain_id():
