@@ -16,7 +16,7 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 
 # Dependencies first so that code changes do not invalidate this layer.
-# (psycopg2-binary, cryptography etc. ship manylinux wheels: no compiler needed.)
+# (psycopg's binary package, cryptography etc. ship manylinux wheels: no compiler needed.)
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

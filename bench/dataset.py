@@ -189,7 +189,7 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
         (start, min(start + CHUNK, customers + 1), width, seed, anchor.isoformat(), merchant_ids)
         for start in range(1, customers + 1, CHUNK)
     ]
-    raw = connection.cursor().connection  # psycopg2 connection: COPY FROM STDIN
+    raw = connection.cursor().connection  # psycopg's own connection: COPY FROM STDIN
     with raw.cursor() as cur:
         # Rows reference each other correctly by construction: skip the per-row FK triggers.
         cur.execute("SET session_replication_role = replica")
@@ -199,10 +199,14 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
     ):
         for done, c_rows, p_rows, i_rows, r_rows in pool.imap(_chunk_rows, tasks):
             with raw.cursor() as cur:
-                cur.copy_expert(f"COPY customers_customer ({CUSTOMER_COLUMNS}) FROM STDIN", io.StringIO(c_rows))
-                cur.copy_expert(f"COPY plans_plan ({PLAN_COLUMNS}) FROM STDIN", io.StringIO(p_rows))
-                cur.copy_expert(f"COPY plans_installment ({INSTALLMENT_COLUMNS}) FROM STDIN", io.StringIO(i_rows))
-                cur.copy_expert(f"COPY refunds_refund ({REFUND_COLUMNS}) FROM STDIN", io.StringIO(r_rows))
+                for table, columns, rows in (
+                    ("customers_customer", CUSTOMER_COLUMNS, c_rows),
+                    ("plans_plan", PLAN_COLUMNS, p_rows),
+                    ("plans_installment", INSTALLMENT_COLUMNS, i_rows),
+                    ("refunds_refund", REFUND_COLUMNS, r_rows),
+                ):
+                    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                        copy.write(rows)
             raw.commit()
             bar.update(done)
     with raw.cursor() as cur:

@@ -166,6 +166,12 @@ else:
     # Short OLTP queries: PostgreSQL's JIT compilation costs more than it saves (measured: most of
     # the risk page's query time at a million customers was JIT).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    if env.bool("PG_PREPARED_STATEMENTS", default=True):
+        # Parameters bound by the server, and a query run twice on a connection kept prepared
+        # there: PostgreSQL then skips parsing and planning it (measured: its CPU per profile
+        # page 2.65 -> 1.20 ms, per risk page 1.65 -> 1.00 ms). Off (0) behind a pooler in
+        # transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

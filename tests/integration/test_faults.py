@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-import psycopg2
+import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
@@ -33,19 +33,23 @@ from tests.integration.test_qcluster import wait_until
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _kill_my_connection() -> None:
-    """Terminate this process's PostgreSQL backend from another connection (a dropped link)."""
-    pid = connection.connection.info.backend_pid
+def _another_connection(**options) -> psycopg.Connection:
+    """A connection of its own to the test database, outside Django's."""
     settings = connection.settings_dict
-    with psycopg2.connect(
+    return psycopg.connect(
         dbname=settings["NAME"],
         user=settings["USER"],
         host=settings["HOST"] or "127.0.0.1",
         port=settings["PORT"] or 5432,
-    ) as admin:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        **options,
+    )
+
+
+def _kill_my_connection() -> None:
+    """Terminate this process's PostgreSQL backend from another connection (a dropped link)."""
+    pid = connection.connection.info.backend_pid
+    with _another_connection(autocommit=True) as admin, admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
 def _fresh_count(model) -> int:
@@ -130,12 +134,7 @@ def _make_checker_due() -> None:
 
 def test_the_cluster_killed_inside_the_overdue_checker_leaves_nothing_half_done_and_the_next_run_finishes(cluster):
     customers = _customers_falling_due(5)
-    blocker = psycopg2.connect(
-        dbname=connection.settings_dict["NAME"],
-        user=connection.settings_dict["USER"],
-        host=connection.settings_dict["HOST"] or "127.0.0.1",
-        port=connection.settings_dict["PORT"] or 5432,
-    )
+    blocker = _another_connection()
     try:
         # Hold one customer's row: the checker blocks on it inside its transaction.
         with blocker.cursor() as cursor:

@@ -144,9 +144,7 @@ _text_key = st.text(min_size=1, max_size=30).filter(lambda key: "/" not in key a
 
 @given(_text_key, st.sampled_from(["full_name", "phone", "card_number"]), st.integers(0, 2**63), st.uuids())
 def test_record_urls_of_the_profile_links_are_what_reverse_gives(customer_id, field, number, refund_id):
-    assert record_url("customers:reveal", customer_id, field) == reverse(
-        "customers:reveal", args=[customer_id, field]
-    )
+    assert record_url("customers:reveal", customer_id, field) == reverse("customers:reveal", args=[customer_id, field])
     assert record_url("plans:pay", number) == reverse("plans:pay", args=[number])
     assert record_url("refunds:cancel", refund_id) == reverse("refunds:cancel", args=[refund_id])
     assert record_url("refunds:issue", customer_id) == reverse("refunds:issue", args=[customer_id])
