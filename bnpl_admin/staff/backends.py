@@ -11,10 +11,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
-from django.core.exceptions import ValidationError
 
 from bnpl_admin.prepared import NUMBER, PreparedQuery, every_column
-from bnpl_admin.staff.sessions import user_read_with_session
+from bnpl_admin.staff.sessions import user_pk, user_read_with_session
 
 # The signed-in user, on every page request.
 _USER = PreparedQuery(
@@ -39,9 +38,8 @@ class RememberedPermissionsBackend(ModelBackend):
     def get_user(self, user_id):
         """ModelBackend's, with the signed-in user taken from its session's row when it was read
         with it (`staff.sessions`), else read by a prepared query (every page request)."""
-        try:
-            pk = get_user_model()._meta.pk.to_python(user_id)
-        except ValidationError:
+        pk = user_pk(user_id)
+        if pk is None:
             return None
         user = user_read_with_session(pk) or _USER.one(pk)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -105,21 +105,19 @@ class FormattedDateColumn(tables.Column):
         super().__init__(**kwargs)
 
     def render(self, value):
-        return self.render_for_table()(value)
+        return self._render(value, zone=timezone.get_current_timezone())
 
     def render_for_table(self):
         """`render` for the cells of one table: the current time zone looked up once, not per cell
         (`timezone.localtime` looks it up in a context-local on every call)."""
-        zone, format = timezone.get_current_timezone(), self.format
+        return functools.partial(self._render, zone=timezone.get_current_timezone())
 
-        def render(value):
-            if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-                value = value.astimezone(zone)  # what timezone.localtime(value) does
-            if format == "Y-m-d":  # the same text as date_format's, without its per-call lookups
-                return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
-            return date_format(value, format)
-
-        return render
+    def _render(self, value, *, zone):
+        if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+            value = value.astimezone(zone)  # what timezone.localtime(value) does
+        if self.format == "Y-m-d":  # the same text as date_format's, without its per-call lookups
+            return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
+        return date_format(value, self.format)
 
 
 class _ColumnCopies(OrderedDict):

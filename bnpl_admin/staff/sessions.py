@@ -61,12 +61,13 @@ class SessionStore(db.SessionStore):
 
     def create_model_instance(self, data):
         session = super().create_model_instance(data)
-        session.user_id = _user_id(data.get(SESSION_KEY))
+        session.user_id = user_pk(data.get(SESSION_KEY))
         return session
 
 
-def _user_id(value):
-    """The user id as the session data holds it (text), as a key of the user table, or None."""
+def user_pk(value):
+    """A user id as the session data holds it (text), as a key of the user table; None when it is
+    none or not one."""
     if value is None:
         return None
     try:

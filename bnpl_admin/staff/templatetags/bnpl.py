@@ -22,24 +22,23 @@ register = template.Library()
 @register.filter
 def money(value) -> str:
     """`Decimal("1250000.5")` -> `1,250,000.50 UZS`."""
-    return money_formatter()(value)
+    return _money(value, commas=_groups_by_commas(get_language()))
 
 
 def money_formatter():
     """`money` for the amounts of one table: the language's grouping looked up once (each
     `get_language()` is a context-local lookup; a page of amounts made one per amount)."""
-    commas = _groups_by_commas(get_language())
+    return functools.partial(_money, commas=_groups_by_commas(get_language()))
 
-    def format_money(value) -> str:
-        if value is None or value == "":
-            return "—"
-        amount = Decimal(value).quantize(Decimal("0.01"))
-        sign = "-" if amount < 0 else ""
-        whole, cents = f"{abs(amount):.2f}".split(".")
-        grouped = f"{int(whole):,}" if commas else intcomma(int(whole))
-        return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
 
-    return format_money
+def _money(value, *, commas: bool) -> str:
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(value).quantize(Decimal("0.01"))
+    sign = "-" if amount < 0 else ""
+    whole, cents = f"{abs(amount):.2f}".split(".")
+    grouped = f"{int(whole):,}" if commas else intcomma(int(whole))
+    return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
 
 
 @functools.lru_cache(maxsize=32)
