@@ -270,7 +270,10 @@ Q_CLUSTER = {
     "catch_up": False,
     "cache": "default",
     "ack_failures": True,
+    # Successful results kept per task function (the health page reads the checker's last one; a
+    # burst of other tasks must not prune it). Webhook tasks keep none: the event row is their record.
     "save_limit": 1000,
+    "save_limit_per": "func",
     "poll": 1,
 }
 if env.bool("Q_SYNC", default=False):
