@@ -539,6 +539,8 @@ def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
 
 
 def measure_webhooks(*, rounds: int, duration: int, workers: int) -> list[Row]:
+    from django_q.conf import Conf
+
     from bench.dataset import BENCH_MERCHANT
     from bnpl_admin.refunds.models import Refund
     from bnpl_admin.webhooks.models import Merchant, WebhookEvent
@@ -616,7 +618,7 @@ def measure_webhooks(*, rounds: int, duration: int, workers: int) -> list[Row]:
             f"{drain:.1f} s for {backlog:,} events ({backlog / drain:,.0f}/s)",
             "drains",
             left == 0,
-            "2 workers (Q_WORKERS default); timer starts with `manage.py qcluster`",
+            f"{Conf.WORKERS} workers (Q_WORKERS); timer starts with `manage.py qcluster`",
         ),
         Row(
             "Every event processed exactly once",

@@ -29,6 +29,12 @@ CHECKER = "tasks.overdue.run_check_overdue"
 DASHBOARD = "tasks.dashboard.refresh_dashboard_figures"
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction(monkeypatch):
+    """The monitor closes stale connections before saving; here that would close the test's own."""
+    monkeypatch.setattr("django_q.monitor.close_old_django_connections", lambda: None)
+
+
 def run_queued_tasks() -> int:
     """Run every task the broker holds, as the cluster's pusher, worker and monitor would."""
     broker = get_broker()
