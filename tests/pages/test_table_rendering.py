@@ -5,10 +5,12 @@ import re
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.staff.columns import record_url
+from bnpl_admin.staff.templatetags.table_rendering import table_header_cells
 from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.tables import WebhookEventTable
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory
@@ -104,6 +107,59 @@ def test_an_empty_table_shows_its_empty_text(db):
     ours, theirs = _both(CustomerTable, Customer.objects.none(), empty_text="No customers")
     assert "No customers" in ours
     assert ours == theirs
+
+
+# The header: `{% table_header_cells %}` against the template loop it replaced.
+
+HEADER_LOOP = Template(
+    "{% load django_tables2 table_rendering %}{% for column in table.columns %}"
+    '<th {{ column.attrs.th|as_attributes }}>{% if column.orderable %}<a href="{% querystring_replace '
+    'table.prefixed_order_by_field=column.order_by_alias.next %}">{{ column.header }}</a>{% else %}'
+    "{{ column.header }}{% endif %}</th>{% endfor %}"
+)
+
+
+def _headers(table, query: str = "") -> tuple[str, str]:
+    request = RequestFactory().get("/?" + query)
+    sort = request.GET.get(table.prefixed_order_by_field)
+    if sort:
+        table.order_by = sort
+    context = Context({"table": table, "request": request})
+    return str(table_header_cells(context, table)).replace("\n", ""), HEADER_LOOP.render(context)
+
+
+@pytest.mark.parametrize(
+    ("table_class", "rows", "query"),
+    [
+        (CustomerTable, selectors.customer_list, ""),
+        (CustomerTable, selectors.customer_list, "status=DEBT_USER&sort=-created_at"),
+        (CustomerTable, selectors.customer_list, "sort=full_name&q=%3Cb%3E+%26+%22x%22&page=3"),
+        (CustomerTable, selectors.customer_list, "status=NORMAL&status=DEBT_USER&sort=status"),
+        (DebtUserTable, selectors.debt_users, "sort=-days_overdue"),
+        (AuditEventTable, AuditEvent.objects.all, "action=overdue.checked"),
+        (WebhookEventTable, WebhookEvent.objects.all, ""),
+    ],
+)
+def test_header_cells_are_the_template_loops(customers, table_class, rows, query):
+    ours, loop = _headers(table_class(rows()), query)
+    assert ours.count("<th ") == len(table_class(rows()).columns)
+    assert ours == loop
+
+
+def test_header_cells_of_a_prefixed_or_unsortable_table_are_the_template_loops(customers):
+    ours, loop = _headers(CustomerTable(selectors.customer_list(), prefix="c-"), "c-sort=full_name&sort=x")
+    assert "c-sort=-full_name" in ours
+    assert ours == loop
+    ours, loop = _headers(CustomerTable(selectors.customer_list(), orderable=False), "sort=full_name")
+    assert "<a " not in ours
+    assert ours == loop
+
+
+@given(st.dictionaries(st.text(max_size=12), st.lists(st.text(max_size=12), min_size=1, max_size=3), max_size=4))
+def test_header_links_keep_any_query_as_querystring_replace_does(params):
+    query = urlencode(params, doseq=True)
+    ours, loop = _headers(CustomerTable(Customer.objects.none()), query)
+    assert ours == loop
 
 
 def test_the_header_links_sort_the_other_way_and_keep_the_filter(support_client, customers):

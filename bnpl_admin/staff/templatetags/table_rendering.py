@@ -21,6 +21,8 @@ from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
+from django.utils.html import escape
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
@@ -229,3 +231,27 @@ def table_body(context, table):
     if not rows and table.empty_text:
         return format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)
     return SafeString("\n".join(rows))  # every part was escaped where it was made
+
+
+@register.simple_tag(takes_context=True)
+def table_header_cells(context, table):
+    """The header's `<th>` cells, as this loop renders them, with the page's query read once per table:
+
+        {% for column in table.columns %}
+        <th {{ column.attrs.th|as_attributes }}>{% if column.orderable %}<a href="{% querystring_replace
+        table.prefixed_order_by_field=column.order_by_alias.next %}">{{ column.header }}</a>{% else %}
+        {{ column.header }}{% endif %}</th>
+        {% endfor %}
+
+    (`querystring_replace` copies the request's whole query for every sortable column.)
+    """
+    params = dict(context["request"].GET)
+    field = table.prefixed_order_by_field
+    cells = []
+    for column in table.columns:
+        header = render_value_in_context(column.header, context)
+        if column.orderable:
+            query = {**params, field: column.order_by_alias.next} if field not in ("", None) else params
+            header = f'<a href="{escape("?" + urlencode(query, doseq=True))}">{header}</a>'
+        cells.append(f"<th {attributes_html(column.attrs['th'])}>{header}</th>")
+    return SafeString("\n".join(cells))
