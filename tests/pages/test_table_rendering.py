@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
@@ -160,6 +161,12 @@ def test_header_links_keep_any_query_as_querystring_replace_does(params):
     query = urlencode(params, doseq=True)
     ours, loop = _headers(CustomerTable(Customer.objects.none()), query)
     assert ours == loop
+
+
+def test_header_cells_without_the_request_say_what_is_missing(db):
+    missing = r"table_header_cells.*django\.template\.context_processors\.request"
+    with pytest.raises(ImproperlyConfigured, match=missing):
+        table_header_cells(Context({}), CustomerTable(Customer.objects.none()))
 
 
 def test_the_header_links_sort_the_other_way_and_keep_the_filter(support_client, customers):

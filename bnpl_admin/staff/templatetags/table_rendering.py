@@ -14,7 +14,7 @@ import inspect
 
 from django import template
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.template import Context, Template
 from django.template.base import render_value_in_context
@@ -26,6 +26,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django_tables2.columns import ManyToManyColumn, TemplateColumn
 from django_tables2.columns.linkcolumn import BaseLinkColumn
+from django_tables2.templatetags.django_tables2 import context_processor_error_msg
 from django_tables2.utils import AttributeDict, signature
 
 from bnpl_admin.staff.html import escaped, format_html
@@ -245,6 +246,8 @@ def table_header_cells(context, table):
 
     (`querystring_replace` copies the request's whole query for every sortable column.)
     """
+    if "request" not in context:  # as querystring_replace says it
+        raise ImproperlyConfigured(context_processor_error_msg % "table_header_cells")
     params = dict(context["request"].GET)
     field = table.prefixed_order_by_field
     cells = []
