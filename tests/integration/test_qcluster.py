@@ -34,7 +34,7 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.webhooks.models import WebhookEvent
-from bnpl_admin.webhooks.services import requeue_stale_events
+from bnpl_admin.webhooks.services import PROCESS_TASK, requeue_stale_events
 from tasks.schedules import register_schedules
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory
 from tests.webhooks import SignedMerchant, merchant_with_secret, send
@@ -312,6 +312,14 @@ def test_a_cluster_settles_every_webhook_exactly_once_and_runs_the_overdue_sched
     assert Installment.objects.filter(plan__customer=debtor, status=Installment.Status.OVERDUE).exists()
     assert AuditEvent.objects.filter(action="overdue.checked").exists()
     assert Schedule.objects.get(name="check-overdue").next_run > timezone.now()
+    # The health page reads the checker's last result; the webhook tasks left none of their own.
+    wait_until(
+        lambda: Task.objects.filter(func="tasks.overdue.run_check_overdue", success=True).exists(),
+        timeout=10,
+        what="the checker's result to be saved",
+        cluster=cluster,
+    )
+    assert not Task.objects.filter(func=PROCESS_TASK).exists(), "a webhook task kept a result row"
 
 
 def test_killing_the_cluster_mid_batch_loses_nothing_and_doubles_nothing(cluster):
