@@ -214,6 +214,11 @@ def test_record_urls_of_the_profile_links_are_what_reverse_gives(customer_id, fi
     assert record_url("customers:list") == reverse("customers:list")
 
 
+@pytest.mark.parametrize("viewname", ["home", "logout", "customers:list", "risk", "health", "audit", "webhooks:list"])
+def test_a_record_url_without_keys_is_what_reverse_gives(viewname):
+    assert record_url(viewname) == reverse(viewname)
+
+
 def test_a_record_url_follows_the_script_prefix():
     from django.urls import set_script_prefix
 

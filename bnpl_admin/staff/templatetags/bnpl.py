@@ -76,8 +76,9 @@ def _render_main_nav(sections, app_name, url_name, script_prefix) -> str:
 
 @register.simple_tag(name="record_url")
 def record_url_tag(viewname, *keys) -> str:
-    """`{% record_url 'plans:pay' installment.pk %}`: what `{% url %}` gives, for links made once
-    per record on a page (`staff.columns.record_url`: the pattern reversed once per process)."""
+    """`{% record_url 'plans:pay' installment.pk %}`: what `{% url %}` gives, for the links a page makes
+    on every request, once per record or once per page (`staff.columns.record_url`: the pattern is
+    reversed once per process, not on every call)."""
     return columns.record_url(viewname, *keys)
 
 
