@@ -20,6 +20,7 @@ from django_q.tasks import async_task
 from bnpl_admin.dashboard import metrics
 from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.services import enqueue_processing, receive_event
+from tests.dashboard import health_check
 from tests.factories import CustomerFactory, RefundFactory
 from tests.webhooks import merchant_with_secret
 
@@ -55,10 +56,6 @@ def run_queued_tasks() -> int:
     return ran
 
 
-def _check(name):
-    return next(check for check in metrics.system_checks() if check.name == name)
-
-
 @pytest.fixture
 def event():
     """A RECEIVED event approving a PENDING refund."""
@@ -92,7 +89,7 @@ def test_a_webhook_task_that_fails_is_kept_and_counted_on_the_health_page(event,
     failure = Failure.objects.get()
     assert failure.func == "tasks.webhooks.process_webhook_event"
     assert "server closed the connection" in failure.result
-    assert _check("Failed tasks (24 h)").value == "1"
+    assert health_check("Failed tasks (24 h)").value == "1"
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.RECEIVED  # the sweeper queues it again
 
@@ -109,6 +106,6 @@ def test_the_checkers_last_run_outlives_a_burst_of_other_task_results(monkeypatc
 
     assert Success.objects.filter(func=CHECKER).count() == 1
     assert Success.objects.filter(func=DASHBOARD).count() == 3  # pruned to the limit, oldest first
-    checker = _check("Overdue checker")
+    checker = health_check("Overdue checker")
     assert checker.state == metrics.GREEN
     assert checker.value.endswith(" ago")

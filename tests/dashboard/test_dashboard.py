@@ -15,6 +15,7 @@ from bnpl_admin.dashboard import charts, metrics
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+from tests.dashboard import health_check
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,13 +74,9 @@ def test_webhook_events_of_the_last_24_hours_are_counted_by_status():
     assert figures["events_24h"]["FAILED"] == 0
 
 
-def _check(name):
-    return next(check for check in metrics.system_checks() if check.name == name)
-
-
 def test_the_checks_report_the_database_and_a_missing_cluster():
-    database = _check("Database round trip")
-    cluster = _check("Task cluster")
+    database = health_check("Database round trip")
+    cluster = health_check("Task cluster")
 
     assert database.state == metrics.GREEN and database.value.endswith(" ms")
     assert cluster.state == metrics.RED and "0 running" in cluster.value
@@ -90,7 +87,7 @@ def test_an_old_waiting_webhook_event_turns_the_backlog_red():
     event = WebhookEvent.objects.create(merchant=merchant, webhook_id="a", payload={})
     WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - datetime.timedelta(minutes=10))
 
-    backlog = _check("Webhook backlog")
+    backlog = health_check("Webhook backlog")
 
     assert backlog.value == "1"
     assert backlog.state == metrics.RED
@@ -100,7 +97,7 @@ def test_an_old_waiting_webhook_event_turns_the_backlog_red():
 def test_the_overdue_checker_check_says_when_it_runs_next():
     Schedule.objects.filter(name="check-overdue").update(next_run=timezone.now() + datetime.timedelta(minutes=4))
 
-    checker = _check("Overdue checker")
+    checker = health_check("Overdue checker")
 
     assert checker.value == "has not run yet"
     assert "next in" in checker.note
