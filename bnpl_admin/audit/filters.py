@@ -2,11 +2,12 @@ import django_filters
 from django import forms
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.selectors import actions_in_use
 from bnpl_admin.staff.filters import FilterSet
 
 
 def _action_choices():
-    return [(a, a) for a in AuditEvent.objects.order_by().values_list("action", flat=True).distinct()]
+    return [(action, action) for action in actions_in_use()]
 
 
 class AuditEventFilter(FilterSet):

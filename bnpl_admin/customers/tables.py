@@ -9,6 +9,8 @@ from bnpl_admin.staff.templatetags.bnpl import money_formatter, status_badge
 class CustomerTable(Table):
     """Masked columns only: the encrypted ones are never loaded for a list or an export."""
 
+    tiebreaker = "customer_id"  # the indexes on status and on overdue_since end with it
+
     customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
@@ -31,6 +33,7 @@ class CustomerTable(Table):
 
 
 class DebtUserTable(Table):
+    tiebreaker = "customer_id"
     customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)

@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import RFC3986_SUBDELIMS
+from django_tables2.data import TableQuerysetData
 
 from bnpl_admin.staff.html import format_html
 
@@ -139,9 +140,58 @@ class _ColumnCopies(OrderedDict):
         return copies
 
 
+def _sort_key_name(term) -> str | None:
+    """The field an ordering term sorts by ("-at" -> "at", F("at").desc() -> "at"), else None."""
+    if isinstance(term, str):
+        return term.lstrip("-")
+    expression = getattr(term, "expression", term)
+    return getattr(expression, "name", None)
+
+
+def in_total_order(queryset, tiebreaker: str):
+    """`queryset` with `tiebreaker` (a unique field) as its last sort key, unless it sorts by it.
+
+    Rows that tie on the sorted columns (the same day overdue, the same status, the 100,000 audit
+    events one overdue check writes at one instant) are otherwise returned in whatever order the
+    database's plan reads them, and the plan changes with the OFFSET (a top-N sort for deep
+    pages): pages would repeat some rows and never show others. The key takes the direction of
+    the first sort key, so that an index on (sorted column, key) serves both directions.
+    """
+    query = queryset.query
+    if query.order_by:
+        ordering = list(query.order_by)
+    elif query.default_ordering:
+        ordering = list(query.get_meta().ordering)
+    else:
+        ordering = []
+    if not ordering or "?" in ordering:
+        return queryset
+    pk = queryset.model._meta.pk.name
+    unique = {pk, "pk"} if tiebreaker in (pk, "pk") else {tiebreaker}
+    if unique & {_sort_key_name(term) for term in ordering}:
+        return queryset
+    first = ordering[0]
+    descending = first.startswith("-") if isinstance(first, str) else getattr(first, "descending", False)
+    return queryset.order_by(*ordering, f"-{tiebreaker}" if descending else tiebreaker)
+
+
 class Table(tables.Table):
-    """django-tables2's Table, with the columns copied for each table as `_ColumnCopies` says."""
+    """django-tables2's Table, with the columns copied for each table as `_ColumnCopies` says, and
+    its rows in a total order (`in_total_order`) whatever column they are sorted by."""
+
+    # A unique field of the rows, the last sort key of every ordering (see `in_total_order`).
+    tiebreaker = "pk"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.base_columns = _ColumnCopies(cls.base_columns)
+
+    @property
+    def order_by(self):
+        return self._order_by
+
+    @order_by.setter
+    def order_by(self, value):
+        tables.Table.order_by.fset(self, value)
+        if isinstance(self.data, TableQuerysetData):
+            self.data.data = in_total_order(self.data.data, self.tiebreaker)
