@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, FilteredRelation, IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
@@ -189,16 +189,33 @@ def debt_users() -> QuerySet[Customer]:
     return _debt_users().all()
 
 
+def _of_overdue_installments(aggregate: str) -> str:
+    """SQL of `aggregate` over the customer row's OVERDUE installments (one index range each).
+
+    Written out rather than as `Subquery(...)`: Django compiled the two subqueries again for every
+    page (a twentieth of the risk review's time), while this text is only pasted in.
+    """
+    customers = Customer._meta.db_table
+    return (
+        f"SELECT {aggregate} FROM {Installment._meta.db_table} i WHERE i.customer_id = {customers}.id AND i.status = %s"
+    )
+
+
 @functools.cache
 def _debt_users() -> QuerySet[Customer]:
-    overdue = Installment.objects.filter(customer=OuterRef("pk"), status=Installment.Status.OVERDUE).order_by()
-    per_customer = overdue.values("customer")
+    amount = Installment._meta.get_field("amount_due")
+    overdue = (Installment.Status.OVERDUE,)
     return (
         Customer.objects.filter(status=Customer.Status.DEBT_USER)
         .only(*LIST_COLUMNS, "overdue_since")
         .annotate(
-            total_overdue=Subquery(per_customer.annotate(total=Sum("amount_due")).values("total")),
-            overdue_count=Coalesce(Subquery(per_customer.annotate(n=Count("id")).values("n")), 0),
+            # NULL (shown as a dash) when the customer has no overdue installment, as SUM gives it.
+            total_overdue=RawSQL(
+                _of_overdue_installments("SUM(i.amount_due)"),
+                overdue,
+                output_field=DecimalField(max_digits=amount.max_digits, decimal_places=amount.decimal_places),
+            ),
+            overdue_count=RawSQL(_of_overdue_installments("COUNT(*)"), overdue, output_field=IntegerField()),
             oldest_due_date=F("overdue_since"),
         )
         .order_by(F("overdue_since").asc(nulls_last=True), "customer_id")
