@@ -230,7 +230,9 @@ class Server:
 
 
 def login(username: str, password: str) -> str:
-    """A session id for `username` (the cookies are Secure under DEBUG=0: carried by hand over HTTP)."""
+    """The cookies a browser signed in as `username` sends with every request: its session and its
+    CSRF cookie, as `Cookie` header text (they are Secure under DEBUG=0: carried by hand over HTTP).
+    Without the CSRF cookie each page would make and set a new one, which no browser asks for."""
     page = requests.get(f"{BASE}/accounts/login/", timeout=10)
     csrf = page.cookies["csrftoken"]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
@@ -243,7 +245,8 @@ def login(username: str, password: str) -> str:
     )
     if answer.status_code != 302 or "sessionid" not in answer.cookies:
         raise RuntimeError(f"login as {username} failed: {answer.status_code}")
-    return answer.cookies["sessionid"]
+    # Signing in rotates the CSRF secret: the answer sets the cookie the browser keeps from then on.
+    return f"sessionid={answer.cookies['sessionid']}; csrftoken={answer.cookies.get('csrftoken', csrf)}"
 
 
 def api_token(username: str) -> str:
@@ -382,8 +385,8 @@ def measure_reads(*, rounds: int, duration: int, workers: int, match: str = "") 
         support = [login("support", "support-demo") for _ in range(SESSIONS)]
         risk = [login("risk", "risk-demo") for _ in range(SESSIONS)]
         api = {"Authorization": f"Bearer {token}"}
-        page = {"Cookie": f"sessionid={support[0]}", "X-Bench-Sessions": ",".join(support)}
-        risk_page = {"Cookie": f"sessionid={risk[0]}", "X-Bench-Sessions": ",".join(risk)}
+        page = {"Cookie": support[0], "X-Bench-Sessions": ",".join(support)}
+        risk_page = {"Cookie": risk[0], "X-Bench-Sessions": ",".join(risk)}
         scenarios = [
             ("API GET /api/v1/users/ (page 1)", "/api/v1/users/", api, 900, 15),
             ("API GET /api/v1/users/?page=2000", "/api/v1/users/?page=2000", api, 900, 15),

@@ -1,6 +1,7 @@
--- GET the URL given to wrk, counting non-2xx answers. With BENCH_SESSIONS ("id,id,..."), each
--- request carries the next session cookie of its thread: like several agents, each with their
--- own session, instead of every request updating one session row.
+-- GET the URL given to wrk, counting non-2xx answers. With BENCH_SESSIONS (the Cookie header texts
+-- of several signed-in browsers, comma-separated), each request carries the next browser's cookies
+-- of its thread: like several agents, each with their own session, instead of every request
+-- updating one session row.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/count.lua")
 
 local sessions = {}
@@ -13,7 +14,7 @@ if #sessions > 0 then
 
   function request()
     pos = pos + 1
-    wrk.headers["Cookie"] = "sessionid=" .. sessions[(pos % #sessions) + 1]
+    wrk.headers["Cookie"] = sessions[(pos % #sessions) + 1]
     return wrk.format()
   end
 end
