@@ -5,7 +5,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -16,9 +15,9 @@ from django_tables2.paginators import LazyPaginator
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.views import HtmxTableMixin
-from bnpl_admin.webhooks import services
+from bnpl_admin.webhooks import selectors, services
 from bnpl_admin.webhooks.filters import WebhookEventFilter
-from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.tables import WebhookEventTable
 
 REPROCESSABLE = (WebhookEvent.Status.FAILED, WebhookEvent.Status.UNMATCHED)
@@ -62,12 +61,5 @@ def reprocess(request, event_id):
 
 @permission_required("webhooks.view_merchant", raise_exception=True)
 def merchant_list(request):
-    since = timezone.now() - timedelta(hours=24)
-    counts = {
-        status: Count("events", filter=Q(events__status=status, events__received_at__gte=since))
-        for status in WebhookEvent.Status.values
-    }
-    merchants = Merchant.objects.annotate(**{f"n_{s.lower()}": c for s, c in counts.items()}).order_by("code")
-    recent = {merchant.pk: list(merchant.events.order_by("-received_at")[:5]) for merchant in merchants}
-    rows = [(merchant, recent[merchant.pk]) for merchant in merchants]
+    rows = selectors.merchant_overview(since=timezone.now() - timedelta(hours=24))
     return render(request, "webhooks/merchants.html", {"rows": rows, "now": timezone.now()})

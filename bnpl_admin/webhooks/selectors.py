@@ -1,0 +1,45 @@
+"""Reads of merchants and their webhook events."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count
+
+from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+
+
+@dataclass(frozen=True)
+class MerchantOverview:
+    merchant: Merchant
+    counts: dict[str, int]  # events received since the cut-off, by status (lower case), 0 for none
+    recent: list[WebhookEvent]  # the latest events, newest first
+
+
+def merchant_overview(*, since: datetime.datetime, recent: int = 5) -> list[MerchantOverview]:
+    """Every merchant with its events' counts since `since` and its latest events.
+
+    The counts come from one grouped read of the events received since then (an index range on
+    `received_at`), not from a join of every merchant with every event it ever sent, whose cost
+    grew with the whole history; each merchant's latest events are an index range of their own.
+    """
+    counts: dict[int, dict[str, int]] = {}
+    grouped = (
+        WebhookEvent.objects.filter(received_at__gte=since)
+        .order_by()
+        .values_list("merchant_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for merchant_id, status, n in grouped:
+        counts.setdefault(merchant_id, {})[status.lower()] = n
+    return [
+        MerchantOverview(
+            merchant=merchant,
+            counts={
+                status.lower(): counts.get(merchant.pk, {}).get(status.lower(), 0) for status in WebhookEvent.Status
+            },
+            recent=list(merchant.events.order_by("-received_at", "-id")[:recent]),
+        )
+        for merchant in Merchant.objects.order_by("code")
+    ]
