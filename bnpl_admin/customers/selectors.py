@@ -193,7 +193,9 @@ def _of_overdue_installments(aggregate: str) -> str:
     """SQL of `aggregate` over the customer row's OVERDUE installments (one index range each).
 
     Written out rather than as `Subquery(...)`: Django compiled the two subqueries again for every
-    page (a twentieth of the risk review's time), while this text is only pasted in.
+    page (a twentieth of the risk review's time), while this text is only pasted in. It names the
+    customer table, so the queryset it annotates must stay the outer query (filtered, sorted and
+    sliced as the risk review does), never nested in another one, where the table is renamed.
     """
     customers = Customer._meta.db_table
     return (
