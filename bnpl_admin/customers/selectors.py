@@ -139,9 +139,10 @@ def plans_with_installments(customer: Customer) -> list[Plan]:
     plans: dict = {}
     merchants: dict = {}
     for row in _PLANS_WITH_INSTALLMENTS.rows(customer.pk):
-        plan = plans.get(row[0])
+        plan_id = row[0]  # every_column() starts with the key, here and in each slice below
+        plan = plans.get(plan_id)
         if plan is None:
-            plan = plans[row[0]] = Plan.from_db(using, _PLAN_COLUMNS, row[:plan_end])
+            plan = plans[plan_id] = Plan.from_db(using, _PLAN_COLUMNS, row[:plan_end])
             plan.customer = customer
             plan.installments_in_order = []
             merchant_row = row[installment_end:]

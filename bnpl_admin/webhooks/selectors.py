@@ -24,21 +24,17 @@ def merchant_overview(*, since: datetime.datetime, recent: int = 5) -> list[Merc
     `received_at`), not from a join of every merchant with every event it ever sent, whose cost
     grew with the whole history; each merchant's latest events are an index range of their own.
     """
-    counts: dict[int, dict[str, int]] = {}
     grouped = (
         WebhookEvent.objects.filter(received_at__gte=since)
         .order_by()
         .values_list("merchant_id", "status")
         .annotate(n=Count("id"))
     )
-    for merchant_id, status, n in grouped:
-        counts.setdefault(merchant_id, {})[status.lower()] = n
+    counts = {(merchant_id, status): n for merchant_id, status, n in grouped}
     return [
         MerchantOverview(
             merchant=merchant,
-            counts={
-                status.lower(): counts.get(merchant.pk, {}).get(status.lower(), 0) for status in WebhookEvent.Status
-            },
+            counts={status.lower(): counts.get((merchant.pk, status), 0) for status in WebhookEvent.Status.values},
             recent=list(merchant.events.order_by("-received_at", "-id")[:recent]),
         )
         for merchant in Merchant.objects.order_by("code")
