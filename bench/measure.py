@@ -633,6 +633,101 @@ def measure_webhooks(*, rounds: int, duration: int, workers: int) -> list[Row]:
     ]
 
 
+# CSV exports: whole filtered tables streamed through the running server
+
+GUNICORN_TIMEOUT = 30  # gunicorn's default worker timeout, which the Server keeps: a longer request is killed
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _PeakRss:
+    """The largest resident memory any gunicorn worker reaches while it runs, sampled every 20 ms."""
+
+    def __init__(self, master: int):
+        self.pids = _worker_pids(master)
+        self.before = max(_rss_mb(pid) for pid in self.pids)
+        self.peak = self.before
+        self._stop = False
+
+    def __enter__(self):
+        import threading
+
+        def sample():
+            while not self._stop:
+                self.peak = max(self.peak, *(_rss_mb(pid) for pid in self.pids))
+                time.sleep(0.02)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._thread.join()
+
+
+def measure_exports(*, workers: int) -> list[Row]:
+    """Each export downloaded once through gunicorn (one at a time): every row arrives, within the
+    worker timeout, and a worker's memory stays flat whatever the number of rows."""
+    from bnpl_admin.audit.models import AuditEvent
+    from bnpl_admin.customers.models import Customer
+
+    debt = Customer.objects.filter(status=Customer.Status.DEBT_USER)
+    # (name, path, the rows expected, counted just before the request)
+    scenarios = [
+        ("Export /risk/ (every debt user)", "/risk/?_export=csv", debt.count),
+        ("Export /customers/?status=DEBT_USER", "/customers/?status=DEBT_USER&_export=csv", debt.count),
+        # The export's own audit event, written as it starts, is in the trail it exports.
+        ("Export /audit/ (the whole trail)", "/audit/?_export=csv", lambda: AuditEvent.objects.count() + 1),
+        ("Export /customers/ (every customer)", "/customers/?_export=csv", Customer.objects.count),
+    ]
+    rows = []
+    with Server(workers) as server:
+        cookie = login("risk", "risk-demo")
+        for name, path, count in scenarios:
+            expected = count()
+            started = time.perf_counter()
+            first_byte = lines = size = 0
+            status = 0
+            with _PeakRss(server.proc.pid) as memory:
+                try:
+                    with requests.get(BASE + path, headers={"Cookie": cookie}, stream=True, timeout=120) as answer:
+                        status = answer.status_code
+                        for chunk in answer.iter_content(chunk_size=256 * 1024):
+                            first_byte = first_byte or time.perf_counter() - started
+                            lines += chunk.count(b"\r\n")
+                            size += len(chunk)
+                except requests.RequestException as exc:  # a worker killed mid-file cuts it short
+                    log(f"{name}: {exc!r}")
+            seconds = time.perf_counter() - started
+            exported = max(lines - 1, 0)  # without the header (no exported value holds a line break)
+            growth = memory.peak - memory.before
+            met = status == 200 and exported == expected and seconds < GUNICORN_TIMEOUT and growth < 50
+            log(f"{name}: HTTP {status}, {exported:,} of {expected:,} rows in {seconds:.1f} s, +{growth:.0f} MB")
+            rows.append(
+                Row(
+                    name,
+                    f"{exported:,} rows in {seconds:.1f} s ({exported / seconds:,.0f} rows/s)",
+                    f"all {expected:,} rows, < {GUNICORN_TIMEOUT} s (worker timeout), worker memory + < 50 MB",
+                    met,
+                    f"HTTP {status}; {size / 1e6:,.1f} MB; first byte {first_byte:.2f} s; "
+                    f"worker memory {memory.before:.0f} -> {memory.peak:.0f} MB",
+                    extra={"rows": exported, "seconds": seconds, "rss_growth_mb": growth},
+                )
+            )
+    return rows
+
+
 def run_all(*, only, info, args) -> list[Row]:
     """Every requested measurement; one that fails becomes a missed row and the others still run."""
     OUT.mkdir(exist_ok=True)
@@ -645,6 +740,7 @@ def run_all(*, only, info, args) -> list[Row]:
         "writes": lambda: measure_writes(rounds=args.rounds, duration=args.duration, workers=args.workers),
         # One round: every event of it must then be drained by qcluster.
         "webhooks": lambda: measure_webhooks(rounds=1, duration=args.duration, workers=args.workers),
+        "exports": lambda: measure_exports(workers=args.workers),
     }
     rows = []
     for name in only:

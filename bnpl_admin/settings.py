@@ -285,6 +285,11 @@ if env.bool("Q_SYNC", default=False):
 WEBHOOK_STALE_AFTER_SECONDS = env.int("WEBHOOK_STALE_AFTER_SECONDS", default=180)
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 
+# CSV exports of the table pages (`?_export=csv`) are streamed; one with more rows than this is
+# refused before it starts (the agent narrows the filter), so that no export outlives the web
+# worker's timeout and no file is ever cut short. bench/RESULTS.md has the rows a second.
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=1_000_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

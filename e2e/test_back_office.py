@@ -8,9 +8,12 @@ Every page visited is saved by `screenshot`; `page_problems` must stay empty (or
 that is the point).
 """
 
+import csv
 import datetime
+import io
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -422,6 +425,14 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     for form in _raw_phone_forms(phone):
         assert form not in page.content(), "the audit log shows the raw phone"
     screenshot(page, "audit-log-filtered")
+    # The export is of the filter typed since the page loaded (the table was swapped by htmx).
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    assert download.value.suggested_filename == "audit-log.csv"
+    exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert exported and {row["Customer"] for row in exported} == {"usr-e2e-301"}
+    assert {"customer.status_changed", "customer.pii_revealed"} <= {row["Action"] for row in exported}
+    assert _same_document(page)
     assert page_problems == []
 
     # Support: no risk or audit links, and the 403 page at /risk/ and /audit/.

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
-from django_tables2.export.views import ExportMixin
 from django_tables2.paginators import LazyPaginator
 
 from bnpl_admin.audit.services import Actor
@@ -20,6 +19,7 @@ from bnpl_admin.customers.forms import StatusOverrideForm
 from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.refunds.selectors import refunds_of
+from bnpl_admin.staff.exports import CsvExportMixin
 
 
 class HtmxTableMixin:
@@ -76,7 +76,9 @@ class SearchFormMixin:
         return response
 
 
-class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+class CustomerList(
+    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
+):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -89,7 +91,9 @@ class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, Exp
         return selectors.customer_list()
 
 
-class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, ExportMixin, SingleTableMixin, FilterView):
+class DebtReview(
+    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
+):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
     filterset_class = DebtUserFilter

@@ -3,16 +3,23 @@
 import copy
 import datetime
 import functools
+import inspect
 import uuid
 from collections import OrderedDict
 from urllib.parse import quote
 
 import django_tables2 as tables
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.formats import date_format
+from django.utils.hashable import make_hashable
 from django.utils.http import RFC3986_SUBDELIMS
+from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.data import TableQuerysetData
+from django_tables2.utils import signature
 
 from bnpl_admin.staff.html import format_html
 
@@ -78,6 +85,89 @@ def record_url(viewname: str, *keys) -> str:
     for key, after in zip(keys, around[1:], strict=True):
         parts += (quote(str(key), safe=_SAFE), after)
     return "".join(parts)
+
+
+def signature_once(function):
+    """`django_tables2.utils.signature(function)`, computed once per method rather than once per
+    table or per cell (the library calls `inspect.signature` for every cell it renders or exports)."""
+    method = getattr(function, "__func__", None)
+    if method is None or getattr(function, "__self__", None) is None:
+        return signature(function)
+    return _method_signature(method)
+
+
+@functools.lru_cache(maxsize=256)
+def _method_signature(method):
+    args, catch_all = signature(method)
+    return args[1:], catch_all  # without `self`, as for the bound method
+
+
+def choices_display(model, accessor: str, record):
+    """How django-tables2 shows a column of this model's records: `get_FOO_display()` for a field
+    with choices, else None. Django's own `get_FOO_display` builds its choices dict on every call;
+    the function returned builds it once (same lookup, same text)."""
+    try:
+        field = model._meta.get_field(accessor)
+    except FieldDoesNotExist:
+        return None
+    if not (getattr(field, "choices", ()) and getattr(record, f"get_{accessor}_display", None)):
+        return None
+    method = inspect.getattr_static(model, f"get_{accessor}_display")
+    if not (
+        isinstance(method, functools.partialmethod)
+        and method.func is models.Model._get_FIELD_display
+        and method.keywords == {"field": field}
+    ):  # the model's own get_FOO_display
+        return lambda record: getattr(record, f"get_{accessor}_display")()
+    choices, attname = dict(make_hashable(field.flatchoices)), field.attname
+
+    def display(record):  # Model._get_FIELD_display, with `choices` made once
+        value = getattr(record, attname)
+        return force_str(choices.get(make_hashable(value), value), strings_only=True)
+
+    return display
+
+
+class CellLookup:
+    """A column's value in a record, as django-tables2 looks it up for a cell (`BoundRow.
+    _get_and_render_with`), with what the library works out per cell worked out once per column.
+
+    Only a single-attribute accessor on a model record has this fast path (`applies_to`); anything
+    else (related lookups, dicts, a link column's `text`) goes through the library's own lookup.
+    """
+
+    def __init__(self, bound_column):
+        self.accessor = bound_column.accessor
+        self.column = column = bound_column.column
+        self.empty_values = column.empty_values
+        self.many_to_many = isinstance(column, tables.ManyToManyColumn)
+        self.simple = (
+            "__" not in self.accessor
+            and "." not in self.accessor
+            and not isinstance(column, BaseLinkColumn)  # its `text` shows even when resolving fails
+        )
+        self.model = self.display = None
+
+    def applies_to(self, record) -> bool:
+        return self.simple and isinstance(record, models.Model)
+
+    def value(self, record):
+        """The value (a field with choices: its display text, as `get_FOO_display()` gives it)."""
+        if type(record) is not self.model:  # once per model (a table's records are of one)
+            self.model, self.display = type(record), choices_display(type(record), self.accessor, record)
+        if self.display is not None:
+            return self.display(record)
+        try:
+            value = getattr(record, self.accessor)
+        except Exception:  # the library's lookup is quiet too
+            return None
+        if callable(value):  # the library calls it, unless it alters data
+            value = self.accessor.resolve(record, quiet=True)
+        return value
+
+    def is_empty(self, value) -> bool:
+        """Whether the library shows the column's default (a cell) or None (an export) instead."""
+        return value in self.empty_values or (self.many_to_many and not value.exists())
 
 
 class RecordLinkColumn(tables.Column):

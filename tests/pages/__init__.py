@@ -80,8 +80,14 @@ def first_column(response_or_html) -> list[str]:
     return [cells[0] for cells in table_rows(response_or_html) if cells]
 
 
+def text_of(response) -> str:
+    """The body of a response as text, streamed (a CSV export) or not."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content.decode("utf-8")
+
+
 def csv_rows(response) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return list(csv.DictReader(io.StringIO(text_of(response))))
 
 
 def fact(response, label: str) -> str:

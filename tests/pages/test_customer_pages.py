@@ -26,6 +26,7 @@ from tests.pages import (
     html_of,
     is_login_redirect,
     rows_by_id,
+    text_of,
 )
 from tests.pages.conftest import RAW_CARD, RAW_PASSPORT, RAW_PHONE
 
@@ -232,7 +233,7 @@ def test_csv_export_has_the_masked_values_and_applies_the_filter(support_client,
     assert aziz["Card"] == "4111 **** **** 1111"
     assert aziz["Passport"] == "AA*******"
     assert aziz["Status"] in ("NORMAL", "Normal")
-    body = response.content.decode()
+    body = text_of(response)
     for raw in RAW_VALUES:
         assert raw not in body
 

@@ -18,7 +18,7 @@ from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.refunds.models import Refund
-from tests.pages import HTMX, token_of
+from tests.pages import HTMX, text_of, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def _crawl(browser: Client, raw_by_customer: dict[str, set[str]]) -> dict[str, s
         response = getattr(browser, method)(url, data or {}, headers=headers or {}, follow=True)
         assert response.status_code in (200, 403), (url, response.status_code)
         key = f"{method.upper()} {url} {data or ''} {'htmx' if headers else ''}"
-        bodies[key] = response.content.decode()
+        bodies[key] = text_of(response)
         return response
 
     customer_ids = sorted(raw_by_customer)

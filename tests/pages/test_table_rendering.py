@@ -316,14 +316,14 @@ def test_a_date_column_shows_the_time_in_the_current_zone_as_localtime_does(zone
 
 
 def test_a_choices_column_shows_what_get_foo_display_shows(monkeypatch):
-    from bnpl_admin.staff.templatetags.table_rendering import _display_of
+    from bnpl_admin.staff.columns import choices_display
 
     customer = Customer(status=Customer.Status.DEBT_USER)
-    display = _display_of(Customer, "status", customer)
+    display = choices_display(Customer, "status", customer)
     for value in [*Customer.Status.values, "NOT_A_CHOICE", None]:
         customer.status = value
         assert display(customer) == customer.get_status_display()
 
     monkeypatch.setattr(Customer, "get_status_display", lambda self: f"own {self.status}", raising=False)
-    assert _display_of(Customer, "status", customer)(customer) == "own None"
-    assert _display_of(Customer, "full_name", customer) is None
+    assert choices_display(Customer, "status", customer)(customer) == "own None"
+    assert choices_display(Customer, "full_name", customer) is None

@@ -10,42 +10,24 @@ On a 25-row page that loop was most of the request's time.
 
 import functools
 import html
-import inspect
 
 from django import template
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
-from django.db import models
+from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, Template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import localize, unlocalize
-from django.utils.encoding import force_str
-from django.utils.hashable import make_hashable
 from django.utils.html import escape
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
-from django_tables2.columns import ManyToManyColumn, TemplateColumn
-from django_tables2.columns.linkcolumn import BaseLinkColumn
+from django_tables2.columns import TemplateColumn
 from django_tables2.templatetags.django_tables2 import context_processor_error_msg
-from django_tables2.utils import AttributeDict, signature
+from django_tables2.utils import AttributeDict
 
+from bnpl_admin.staff.columns import CellLookup, signature_once
 from bnpl_admin.staff.html import escaped, format_html
 
 register = template.Library()
-
-
-def _signature(render):
-    """`django_tables2.utils.signature`, computed once per function rather than once per table."""
-    function = getattr(render, "__func__", None)
-    if function is None or getattr(render, "__self__", None) is None:
-        return signature(render)
-    return _method_signature(function)
-
-
-@functools.lru_cache(maxsize=256)
-def _method_signature(function):
-    args, catch_all = signature(function)
-    return args[1:], catch_all  # without `self`, as for the bound method
 
 
 @functools.lru_cache(maxsize=64)
@@ -78,7 +60,6 @@ class _ColumnRenderer:
         self.table = table
         self.bound_column = bound_column
         self.column = bound_column.column
-        self.accessor = bound_column.accessor
         self.default = bound_column.default
         self.render = bound_column.render
         if isinstance(self.column, TemplateColumn) and self.column.template_code and self.render == self.column.render:
@@ -88,16 +69,9 @@ class _ColumnRenderer:
             self.render = per_table()
         self.link = bound_column.link
         self.localize = bound_column.localize
-        args, catch_all = _signature(bound_column.render)
+        args, catch_all = signature_once(bound_column.render)
         self.render_args = None if catch_all else frozenset(args)
-        # Only a single-attribute accessor on a model record has a fast path; anything else
-        # (related lookups, dicts, callables) goes through the library's own resolution.
-        self.simple = (
-            "__" not in self.accessor
-            and "." not in self.accessor
-            and not isinstance(self.column, BaseLinkColumn)  # its `text` shows even when resolving fails
-        )
-        self.display_by_model = {}
+        self.lookup = CellLookup(bound_column)
         self.static_td = None
         if not _has_callables(self._raw_td_attrs()):
             self.static_td = attributes_html(bound_column.attrs["td"])
@@ -106,32 +80,11 @@ class _ColumnRenderer:
         attrs = {**self.table.attrs, **self.column.attrs}
         return attrs.get("td", attrs.get("cell", {}))
 
-    def _display(self, record):
-        """How the library shows this column of this model's records: `get_FOO_display()` for a
-        field with choices, else None. Django's own `get_FOO_display` builds its choices dict on
-        every call; here it is built once per table (same lookup, same text)."""
-        model = type(record)
-        if model not in self.display_by_model:
-            self.display_by_model[model] = _display_of(model, self.accessor, record)
-        return self.display_by_model[model]
-
     def td(self, row, context) -> str:
         record = row.record
-        if self.simple and isinstance(record, models.Model):
-            display = self._display(record)
-            if display is not None:
-                value = display(record)
-            else:
-                try:
-                    value = getattr(record, self.accessor)
-                except Exception:  # the library's lookup is quiet too
-                    value = None
-                if callable(value):  # the library calls it, unless it alters data
-                    value = self.accessor.resolve(record, quiet=True)
-            if value in self.column.empty_values or (isinstance(self.column, ManyToManyColumn) and not value.exists()):
-                cell = self.default
-            else:
-                cell = self._render(row, value)
+        if self.lookup.applies_to(record):
+            value = self.lookup.value(record)
+            cell = self.default if self.lookup.is_empty(value) else self._render(row, value)
         else:
             render = lambda bound_column, value=None: self._render(row, value)  # noqa: E731
             cell = row._get_and_render_with(self.bound_column, render_func=render, default=self.default)
@@ -180,29 +133,6 @@ class _ColumnRenderer:
         if self.localize is not None:
             cell = localize(cell) if self.localize else unlocalize(cell)
         return render_value_in_context(cell, context)
-
-
-def _display_of(model, accessor, record):
-    try:
-        field = model._meta.get_field(accessor)
-    except FieldDoesNotExist:
-        return None
-    if not (getattr(field, "choices", ()) and getattr(record, f"get_{accessor}_display", None)):
-        return None
-    method = inspect.getattr_static(model, f"get_{accessor}_display")
-    if not (
-        isinstance(method, functools.partialmethod)
-        and method.func is models.Model._get_FIELD_display
-        and method.keywords == {"field": field}
-    ):  # the model's own get_FOO_display
-        return lambda record: getattr(record, f"get_{accessor}_display")()
-    choices, attname = dict(make_hashable(field.flatchoices)), field.attname
-
-    def display(record):  # Model._get_FIELD_display, with `choices` made once
-        value = getattr(record, attname)
-        return force_str(choices.get(make_hashable(value), value), strings_only=True)
-
-    return display
 
 
 def _row_attributes(table):
