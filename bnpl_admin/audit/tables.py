@@ -1,4 +1,7 @@
+import json
+
 import django_tables2 as tables
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
@@ -31,4 +34,5 @@ class AuditEventTable(Table):
         return timezone.localtime(value).isoformat()
 
     def value_data(self, value):
-        return value
+        """JSON in exports, which a script reads back (a Python dict's text would not parse)."""
+        return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)

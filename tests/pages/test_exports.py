@@ -4,6 +4,7 @@ from the page for the query the table shows now (after htmx swaps too)."""
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -125,12 +126,15 @@ def test_an_empty_result_exports_the_header_only(risk_client, seeded):
     assert text_of(response) == "Customer ID,Name,Phone,Passport,Card,Status,Created\r\n"
 
 
-def test_the_audit_log_exports_its_details_as_the_library_did(risk_client, seeded):
+def test_the_audit_log_exports_iso_times_and_its_details_as_json(risk_client, seeded):
     response = risk_client.get("/audit/", {"action": "customer.status_changed", "_export": "csv"})
 
     rows = csv_rows(response)
     assert rows and all(row["Action"] == "customer.status_changed" for row in rows)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.*", row["When"]) for row in rows)
+    details = [json.loads(row["Details"]) for row in rows]
+    assert all({"from", "to", "reason"} <= detail.keys() for detail in details)
+    assert {detail["to"] for detail in details} == {"DEBT_USER"}
 
 
 # --- the export link follows the table's query ---------------------------------------------------
