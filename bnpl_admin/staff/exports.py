@@ -178,6 +178,9 @@ class CsvExportMixin:
                 f"This export would have more than {limit:,} rows. "
                 "Narrow the search or the filters, then export again.",
             )
+            # The page's sort and page links are made from the query: without the export in it.
+            self.request.GET = self.request.GET.copy()
+            del self.request.GET[self.export_trigger_param]
             return super().render_to_response(context, status=400, **kwargs)
         audit.record(
             actor=Actor.from_request(self.request),

@@ -109,6 +109,10 @@ def test_an_export_past_the_limit_is_refused_before_it_starts(risk_client, seede
     assert f"more than {settings.EXPORT_MAX_ROWS:,} rows" in html_of(response)
     assert "Narrow the search or the filters" in html_of(response)
     assert not AuditEvent.objects.filter(action="table.exported").exists()
+    # The page's links sort and page the table; none exports again.
+    links = re.findall(r'href="([^"]*)"', html_of(response))
+    assert any("sort=" in link for link in links) and any("page=2" in link for link in links)
+    assert [link for link in links if "_export" in link] == ["/customers/?_export=csv"]
 
 
 def test_an_export_at_the_limit_is_made_whole(risk_client, seeded, settings):
