@@ -214,3 +214,30 @@ def test_a_name_written_as_a_formula_exports_as_text_and_shows_as_it_is_on_the_p
     assert rows[0]["Phone"].startswith("+998****")
     assert first_column(page) == ["usr-formula"]
     assert "=HYPERLINK(&quot;https://evil.example&quot;,&quot;Open&quot;)" in html_of(page)
+
+
+# --- an export cut short -------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_an_export_the_browser_drops_midway_closes_its_database_cursor(risk_client, seeded, monkeypatch):
+    from django.db import connection
+
+    def open_cursors():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            return cursor.fetchone()[0]
+
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 5)
+    response = risk_client.get("/customers/", {"_export": "csv"})
+    chunks = iter(response.streaming_content)
+    next(chunks), next(chunks)  # two chunks sent, then the browser goes away
+    assert open_cursors() == 1  # the export's, reading
+
+    # What the WSGI server does when the client is gone: it closes the response. (Closing it also
+    # lets Django close the connection; here it holds the test's transaction, so it stays open.)
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: None)
+    response.close()
+
+    assert open_cursors() == 0
+    assert risk_client.get("/customers/", {"status": "DEBT_USER"}).status_code == 200
