@@ -12,7 +12,7 @@ class AuditEventTable(Table):
     at = FormattedDateColumn(verbose_name="When", format="Y-m-d H:i:s")
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")
-    target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False)
+    target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False, attrs={"td": {"class": "key"}})
     customer_ref = RecordLinkColumn(
         verbose_name="Customer", viewname="customers:detail", key="customer_ref", orderable=False
     )

@@ -9,7 +9,7 @@ class WebhookEventTable(Table):
     id = RecordLinkColumn(verbose_name="Event", viewname="webhooks:detail", key="pk")
     received_at = FormattedDateColumn(verbose_name="Received", format="Y-m-d H:i:s")
     merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
-    webhook_id = tables.Column(verbose_name="Webhook ID")
+    webhook_id = tables.Column(verbose_name="Webhook ID", attrs={"td": {"class": "key"}})
     refund_ref = tables.Column(verbose_name="Refund")
     requested_status = tables.Column(verbose_name="Reported")
     status = tables.Column(verbose_name="Status")
