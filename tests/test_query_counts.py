@@ -5,6 +5,8 @@ then counted with 26 customers and again with 51, each with a plan and a refund;
 missed installments, so the risk review, debt status and profile have overdue rows to show, and the
 profiled customer's plans and refunds triple in between. Page 2 of the API list grows from 6 to 20
 rows: a column the serializer reads but the list query defers would show here as one query per row.
+The CSV exports are read to their last row, in chunks of five rows, so a chunk or a row that queried
+would show too.
 """
 
 import datetime
@@ -19,6 +21,7 @@ from bnpl_admin.api.services import issue_api_token
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.selectors import phone_lookup_hash
 from bnpl_admin.plans.services import check_overdue
+from bnpl_admin.staff import exports
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFactory
 
 PHONE = "+998901112233"
@@ -59,6 +62,10 @@ def page_urls(profiled) -> list[tuple[str, str, dict]]:
         ("api", "/api/v1/users/?page=2", {}),
         ("api", "/api/v1/users/?after=qc-0003&page_size=5", {}),  # keyset
         ("api", f"/api/v1/debt/{cid}/", {}),
+        # CSV exports, read to the end: every row, in chunks of 5 (see the test)
+        ("support", "/customers/?_export=csv", {}),
+        ("risk", "/risk/?_export=csv", {}),
+        ("risk", "/audit/?_export=csv", {}),
     ]
 
 
@@ -68,13 +75,16 @@ def count_queries(clients, urls) -> dict[str, int]:
         clients[who].get(url, **headers)  # warm per-process caches
         with CaptureQueriesContext(connection) as queries:
             response = clients[who].get(url, **headers)
+            if response.streaming:  # an export reads its rows as it is sent
+                assert b"".join(response.streaming_content).count(b"\n") > 5, url
         assert response.status_code == 200, (url, response.status_code)
         counts[url] = len(queries)
     return counts
 
 
 @pytest.mark.django_db
-def test_queries_per_page_and_api_list_do_not_grow_with_rows(client):
+def test_queries_per_page_and_api_list_do_not_grow_with_rows(client, monkeypatch):
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 5)  # exports: more rows, more chunks, the same queries
     support, risk = UserFactory.support(), UserFactory.risk()
     pages_support, pages_risk = client, type(client)()
     pages_support.force_login(support)
