@@ -28,7 +28,7 @@ class AuditEventTable(Table):
         return f"{record.target_type}:{record.target_id}"
 
     def render_data(self, value):
-        return " · ".join(f"{key}: {item}" for key, item in value.items())
+        return " · ".join(f"{key}: {_shown(item)}" for key, item in value.items())
 
     def value_at(self, value):
         return timezone.localtime(value).isoformat()
@@ -36,3 +36,10 @@ class AuditEventTable(Table):
     def value_data(self, value):
         """JSON in exports, which a script reads back (a Python dict's text would not parse)."""
         return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+def _shown(item) -> str:
+    """A detail's value on the page: a nested mapping (an export's filters) as `name=value, ...`."""
+    if isinstance(item, dict):
+        return ", ".join(f"{key}={value}" for key, value in item.items()) or "none"
+    return str(item)

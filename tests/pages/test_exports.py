@@ -85,6 +85,16 @@ def test_an_export_is_audited_with_its_filters_and_rows(support_client, seeded):
     }
 
 
+def test_the_audit_log_shows_an_exports_filters_readably(risk_client, seeded):
+    risk_client.get("/customers/", {"status": "DEBT_USER", "sort": "full_name", "_export": "csv"})
+    risk_client.get("/risk/", {"_export": "csv"})
+
+    html = html_of(risk_client.get("/audit/", {"action": "table.exported"}))
+
+    assert "query: status=DEBT_USER, sort=full_name" in html
+    assert "query: none" in html
+
+
 def test_a_phone_search_exports_through_its_hash_and_the_audit_holds_no_number(support_client, seeded):
     customer = Customer.objects.exclude(customer_id__startswith="usr-q").first()
     from bnpl_admin.customers.encryption import decrypt
