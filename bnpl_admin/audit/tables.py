@@ -39,7 +39,8 @@ class AuditEventTable(Table):
 
 
 def _shown(item) -> str:
-    """A detail's value on the page: a nested mapping (an export's filters) as `name=value, ...`."""
+    """A detail's value on the page: a nested mapping (an export's filters) as `name=value, ...`, by
+    name (PostgreSQL's jsonb keeps its own key order)."""
     if isinstance(item, dict):
-        return ", ".join(f"{key}={value}" for key, value in item.items()) or "none"
+        return ", ".join(f"{key}={value}" for key, value in sorted(item.items())) or "none"
     return str(item)

@@ -91,7 +91,7 @@ def test_the_audit_log_shows_an_exports_filters_readably(risk_client, seeded):
 
     html = html_of(risk_client.get("/audit/", {"action": "table.exported"}))
 
-    assert "query: status=DEBT_USER, sort=full_name" in html
+    assert "query: sort=full_name, status=DEBT_USER" in html
     assert "query: none" in html
 
 
