@@ -201,3 +201,32 @@ def _queued_tasks() -> int:
     from django_q.models import OrmQ
 
     return OrmQ.objects.count()
+
+
+def test_a_connection_dropped_midway_through_an_export_fails_the_download_rather_than_cutting_it_short(
+    monkeypatch,
+):
+    """A CSV export streams after its 200 has been sent, so a failure cannot change the status. The
+    stream must then break (the WSGI server ends the chunked response without its last chunk, and
+    the browser reports a failed download), never end as if the file were complete."""
+    from django.db.utils import OperationalError
+
+    from bnpl_admin.staff import exports
+
+    for _ in range(30):
+        CustomerFactory()
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 5)
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory.risk())
+    response = client.get("/customers/", {"_export": "csv"})
+    assert response.status_code == 200 and response.streaming
+    chunks = iter(response.streaming_content)
+    assert next(chunks).startswith(b"Customer ID,")
+
+    _kill_my_connection()
+
+    with pytest.raises(OperationalError):
+        for _ in chunks:
+            pass
+    connection.close()  # what Django does with a broken connection before the next request
+    assert client.get("/customers/", {"_export": "csv"}).status_code == 200
