@@ -327,3 +327,29 @@ def test_a_choices_column_shows_what_get_foo_display_shows(monkeypatch):
     monkeypatch.setattr(Customer, "get_status_display", lambda self: f"own {self.status}", raising=False)
     assert choices_display(Customer, "status", customer)(customer) == "own None"
     assert choices_display(Customer, "full_name", customer) is None
+
+
+class _AttributedTable(CustomerTable):
+    """Cell attributes of every kind: declared on the table, on a column, computed, with classes."""
+
+    full_name = CustomerTable.base_columns["full_name"].__class__(
+        verbose_name="Name",
+        attrs={
+            "th": {"class": "name wide", "data-column": lambda bound_column: bound_column.name},
+            "td": {"class": "name", "title": lambda record: record.customer_id},
+        },
+    )
+    status = CustomerTable.base_columns["status"].__class__(verbose_name="Status", attrs={"td": {"class": "st"}})
+
+    class Meta(CustomerTable.Meta):
+        attrs = {"class": "table", "th": {"class": "h"}, "td": {"data-table": "customers"}}
+
+
+@pytest.mark.parametrize("sort", ["", "full_name", "-status"])
+def test_cell_attributes_of_every_kind_are_the_librarys(customers, sort):
+    ours, theirs = _both(_AttributedTable, selectors.customer_list(), sort=sort)
+    assert 'title="usr-' in ours and 'class="st"' in ours
+    assert ours == theirs
+    ours, loop = _headers(_AttributedTable(selectors.customer_list()), f"sort={sort}" if sort else "")
+    assert 'data-column="full_name"' in ours and "orderable" in ours
+    assert ours == loop

@@ -49,8 +49,19 @@ def as_attributes(attrs) -> SafeString:
     return attributes_html(attrs or {})
 
 
+def _raw_attrs(table, column, kind: str) -> dict:
+    """A column's attributes for its `kind` of cell ("td", "th") as declared, before the library
+    computes them: the table's, then the column's, `cell` standing for both kinds."""
+    attrs = {**table.attrs, **column.attrs}
+    return attrs.get(kind, attrs.get("cell", {}))
+
+
 def _has_callables(attrs) -> bool:
     return any(callable(value) or (isinstance(value, dict) and _has_callables(value)) for value in attrs.values())
+
+
+_VALUE, _VALUE_AND_RECORD = "value", "value and record"
+_TAKES = {frozenset({"value"}): _VALUE, frozenset({"value", "record"}): _VALUE_AND_RECORD}
 
 
 class _ColumnRenderer:
@@ -71,14 +82,18 @@ class _ColumnRenderer:
         self.localize = bound_column.localize
         args, catch_all = signature_once(bound_column.render)
         self.render_args = None if catch_all else frozenset(args)
+        # The usual render methods take the value, or the value and the record: called with just
+        # those, without the mapping of every argument built for each cell.
+        self.takes = None if self.link else _TAKES.get(self.render_args)
         self.lookup = CellLookup(bound_column)
         self.static_td = None
-        if not _has_callables(self._raw_td_attrs()):
-            self.static_td = attributes_html(bound_column.attrs["td"])
-
-    def _raw_td_attrs(self):
-        attrs = {**self.table.attrs, **self.column.attrs}
-        return attrs.get("td", attrs.get("cell", {}))
+        raw_td = _raw_attrs(table, self.column, "td")
+        if not _has_callables(raw_td):
+            # What `bound_column.attrs["td"]` gives, without the header's and footer's attributes
+            # (the header's with its sort classes) that the library works out with it each time.
+            td = AttributeDict(raw_td)
+            td["class"] = bound_column.get_td_class(td)
+            self.static_td = attributes_html(td)
 
     def td(self, row, context) -> str:
         record = row.record
@@ -96,6 +111,10 @@ class _ColumnRenderer:
         return f"<td {attrs}>{self._show(cell, context)}</td>"
 
     def _render(self, row, value):
+        if self.takes is _VALUE:
+            return self.render(value=value)
+        if self.takes is _VALUE_AND_RECORD:
+            return self.render(value=value, record=row.record)
         kwargs = {
             "value": value,
             "record": row.record,
@@ -186,5 +205,16 @@ def table_header_cells(context, table):
         if column.orderable:
             query = {**params, field: column.order_by_alias.next} if field not in ("", None) else params
             header = f'<a href="{escape("?" + urlencode(query, doseq=True))}">{header}</a>'
-        cells.append(f"<th {attributes_html(column.attrs['th'])}>{header}</th>")
+        cells.append(f"<th {_th_attributes(table, column)}>{header}</th>")
     return SafeString("\n".join(cells))
+
+
+def _th_attributes(table, bound_column) -> str:
+    """`column.attrs['th']` as HTML: without working out the cell's and footer's attributes too,
+    as the library does each time, when no attribute is computed (else the library's own)."""
+    raw_th = _raw_attrs(table, bound_column.column, "th")
+    if _has_callables(raw_th):
+        return attributes_html(bound_column.attrs["th"])
+    th = AttributeDict(raw_th)
+    th["class"] = bound_column.get_th_class(th)
+    return attributes_html(th)
