@@ -70,3 +70,21 @@ def _fields(actor: Actor, action: str, target_type: str, target_id: Any, custome
         "customer_ref": customer_ref,
         "data": data or {},
     }
+
+
+# Filters whose value is text an agent typed: it may hold anything (a card number, say).
+_FREE_TEXT_FILTERS = ("q",)
+
+
+def record_export(*, actor: Actor, export_name: str, filters: dict[str, str], rows: int) -> AuditEvent:
+    """An export of a table: who, which table, its filters and its rows. A free-text search is
+    recorded as present only; a phone number never reaches the filters (the search turns it into
+    its lookup hash)."""
+    shown = {name: "(search text)" if name in _FREE_TEXT_FILTERS else value for name, value in filters.items()}
+    return record(
+        actor=actor,
+        action="table.exported",
+        target_type="export",
+        target_id=export_name,
+        data={"rows": rows, "query": shown},
+    )

@@ -170,6 +170,46 @@ class CellLookup:
         return value in self.empty_values or (self.many_to_many and not value.exists())
 
 
+# Most render and value methods take the value, or the value and the record (`CellFunction.takes`).
+VALUE, VALUE_AND_RECORD = "value", "value and record"
+_TAKES = {frozenset({"value"}): VALUE, frozenset({"value", "record"}): VALUE_AND_RECORD}
+
+
+class CellFunction:
+    """A cell's render (or export value) function, called as django-tables2's `call_with_appropriate`
+    calls it: with those of value, record, column, bound_column, bound_row and table it takes (all
+    of them if it takes `**kwargs`; not at all if it wants something else, which gives None).
+
+    Its signature is inspected once, not per cell; the column's `render_for_table` (the same text,
+    its per-call lookups made once per table) stands in for the column's own `render`, and `call`
+    for `function` when given. A function of the value, or of the value and the record (`takes`), is
+    called without building the other arguments; the table body and the exports, which call one for
+    every cell, test `takes` themselves and call `function` directly, saving a call per cell.
+    """
+
+    def __init__(self, function, column, *, call=None):
+        args, catch_all = signature_once(function)
+        self.args = None if catch_all else frozenset(args)
+        if call is None:
+            per_table = getattr(column, "render_for_table", None)
+            call = per_table() if per_table is not None and function == column.render else function
+        self.function = call
+        self.takes = _TAKES.get(self.args)
+
+    def __call__(self, value, record, others, of):
+        """The cell's content; `others(of)` gives the other arguments, asked for only when needed."""
+        if self.takes is VALUE:
+            return self.function(value=value)
+        if self.takes is VALUE_AND_RECORD:
+            return self.function(value=value, record=record)
+        kwargs = {"value": value, "record": record, **others(of)}
+        if self.args is None:
+            return self.function(**kwargs)
+        if self.args <= kwargs.keys():
+            return self.function(**{key: kwargs[key] for key in self.args})
+        return None  # as `call_with_appropriate`: a function wanting something else is not called
+
+
 class RecordLinkColumn(tables.Column):
     """The value as a link to `viewname` of the record's `key` (what `linkify=(viewname, [A(key)])` shows)."""
 

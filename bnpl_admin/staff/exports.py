@@ -28,7 +28,7 @@ from django_tables2.rows import BoundRow
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.staff.columns import CellLookup, signature_once
+from bnpl_admin.staff.columns import VALUE, CellFunction, CellLookup
 
 CSV = "csv"
 # Rows per database fetch and per chunk of CSV sent.
@@ -47,16 +47,9 @@ class _ColumnValue:
         if getattr(function, "__func__", None) is Column.value:
             # The library's Column.value calls the column's render with the arguments it takes.
             function = column.render
-        args, catch_all = signature_once(function)
-        self.args = None if catch_all else frozenset(args)
-        per_table = getattr(column, "render_for_table", None)
-        if per_table is not None and function == column.render:
-            function = per_table()  # the same text, its per-call lookups made once
-        self.function = function
-        # The value as it is (Column.render returns it), or a function of the value alone: called
-        # without building the other arguments.
-        self.as_is = getattr(function, "__func__", None) is Column.render
-        self.of_value_only = self.args == frozenset({"value"})
+        self.value = CellFunction(function, column)
+        # The value as it is: Column.render returns it.
+        self.as_is = getattr(self.value.function, "__func__", None) is Column.render
 
     def __call__(self, record):
         if not self.lookup.applies_to(record):
@@ -66,25 +59,16 @@ class _ColumnValue:
             return None
         if self.as_is:
             return value
-        if self.of_value_only:
-            return self.function(value=value)
-        return self._value(record, value)
+        if self.value.takes is VALUE:
+            return self.value.function(value=value)
+        return self.value(value, record, self._others, record)
 
-    def _value(self, record, value):
-        kwargs = {
-            "value": value,
-            "record": record,
-            "column": self.column,
-            "bound_column": self.bound_column,
-            "table": self.table,
-        }
-        if self.args is None or "bound_row" in self.args:  # made only for a function that takes it
-            kwargs["bound_row"] = BoundRow(record, table=self.table)
-        if self.args is None:
-            return self.function(**kwargs)
-        if self.args <= kwargs.keys():
-            return self.function(**{key: kwargs[key] for key in self.args})
-        return None  # as `call_with_appropriate`: a function wanting something else is not called
+    def _others(self, record) -> dict:
+        others = {"column": self.column, "bound_column": self.bound_column, "table": self.table}
+        args = self.value.args
+        if args is None or "bound_row" in args:  # made only for a function that takes it
+            others["bound_row"] = BoundRow(record, table=self.table)
+        return others
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection: a customer
@@ -193,12 +177,8 @@ class CsvExportMixin:
             self.request.GET = self.request.GET.copy()
             del self.request.GET[self.export_trigger_param]
             return super().render_to_response(context, status=400, **kwargs)
-        audit.record(
-            actor=Actor.from_request(self.request),
-            action="table.exported",
-            target_type="export",
-            target_id=self.export_name,
-            data={"rows": rows, "query": self._audited_query()},
+        audit.record_export(
+            actor=Actor.from_request(self.request), export_name=self.export_name, filters=self._filters(), rows=rows
         )
         records = table_records(table)  # read as the rows are sent
         rows = export_rows(table, records, self.exclude_columns)  # the header and columns worked out here
@@ -214,13 +194,10 @@ class CsvExportMixin:
             return data.data.order_by()[: limit + 1].count()
         return len(data)
 
-    def _audited_query(self) -> dict:
-        """The filters of the export, for its audit event. A free-text search may hold anything an
-        agent typed (a card number, say), so only its presence is recorded; a phone number never
-        reaches the query (the search turns it into its lookup hash)."""
-        query = {}
-        for name, values in self.request.GET.lists():
-            if name in (self.export_trigger_param, "page"):
-                continue
-            query[name] = "(search text)" if name == "q" else values[-1]
-        return query
+    def _filters(self) -> dict[str, str]:
+        """The query's filters (each name's last value), without the page and the export trigger."""
+        return {
+            name: values[-1]
+            for name, values in self.request.GET.lists()
+            if name not in (self.export_trigger_param, "page")
+        }

@@ -6,7 +6,7 @@ import pytest
 from django.test import RequestFactory
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.audit.services import Actor, record
+from bnpl_admin.audit.services import Actor, record, record_export
 from tests.factories import MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +101,24 @@ def test_a_merchant_actor_is_labelled_with_the_merchant_code():
     record(actor=actor, action="refund.status_changed", target_type="refund", target_id="r1")
     stored = AuditEvent.objects.get()
     assert (stored.actor_kind, stored.actor_label, stored.actor_user) == ("merchant", "merchant:uzum-market", None)
+
+
+def test_an_export_is_recorded_with_its_filters_and_a_typed_search_only_as_present():
+    user = UserFactory.support()
+
+    event = record_export(
+        actor=Actor.staff(user),
+        export_name="customers",
+        filters={"status": "DEBT_USER", "q": "4111 1111 1111 1111", "sort": "-full_name"},
+        rows=12,
+    )
+
+    event.refresh_from_db()
+    assert (event.action, event.target_type, event.target_id, event.actor_user_id) == (
+        "table.exported",
+        "export",
+        "customers",
+        user.pk,
+    )
+    assert event.data == {"rows": 12, "query": {"status": "DEBT_USER", "q": "(search text)", "sort": "-full_name"}}
+    assert "4111" not in str(event.data)

@@ -3,6 +3,7 @@
 import datetime
 import re
 
+import django_tables2 as _tables
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
@@ -353,3 +354,27 @@ def test_cell_attributes_of_every_kind_are_the_librarys(customers, sort):
     ours, loop = _headers(_AttributedTable(selectors.customer_list()), f"sort={sort}" if sort else "")
     assert 'data-column="full_name"' in ours and "orderable" in ours
     assert ours == loop
+
+
+class _TemplatedAndLinkedTable(CustomerTable):
+    """Columns none of the back office's tables has today, each with its own path in the renderer:
+    template code, a link around the content, a render method wanting an argument no cell has, and
+    one taking every argument."""
+
+    shout = _tables.TemplateColumn("{{ value|upper }}! {{ record.customer_id }}", accessor="full_name")
+    linked = _tables.Column(accessor="customer_id", linkify=lambda record: f"/c/{record.customer_id}/")
+    picky = _tables.Column(accessor="customer_id")
+    everything = _tables.Column(accessor="customer_id")
+
+    def render_picky(self, value, unknown):  # the library does not call it: the cell shows None
+        return "never"
+
+    def render_everything(self, **kwargs):
+        return f"{kwargs['value']} {kwargs['bound_row'].record.pk == kwargs['record'].pk} {kwargs['table'] is self}"
+
+
+@pytest.mark.parametrize("sort", ["", "-customer_id"])
+def test_template_link_and_argument_paths_are_the_librarys(customers, sort):
+    ours, theirs = _both(_TemplatedAndLinkedTable, selectors.customer_list(), sort=sort)
+    assert '<a href="/c/' in ours and "! usr-" in ours and " True True" in ours
+    assert ours == theirs

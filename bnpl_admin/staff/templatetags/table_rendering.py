@@ -24,7 +24,7 @@ from django_tables2.columns import TemplateColumn
 from django_tables2.templatetags.django_tables2 import context_processor_error_msg
 from django_tables2.utils import AttributeDict
 
-from bnpl_admin.staff.columns import CellLookup, signature_once
+from bnpl_admin.staff.columns import VALUE, VALUE_AND_RECORD, CellFunction, CellLookup
 from bnpl_admin.staff.html import escaped, format_html
 
 register = template.Library()
@@ -60,10 +60,6 @@ def _has_callables(attrs) -> bool:
     return any(callable(value) or (isinstance(value, dict) and _has_callables(value)) for value in attrs.values())
 
 
-_VALUE, _VALUE_AND_RECORD = "value", "value and record"
-_TAKES = {frozenset({"value"}): _VALUE, frozenset({"value", "record"}): _VALUE_AND_RECORD}
-
-
 class _ColumnRenderer:
     """Renders the `<td>` of one column for any record, as `BoundRow.get_cell` and the template would."""
 
@@ -72,19 +68,15 @@ class _ColumnRenderer:
         self.bound_column = bound_column
         self.column = bound_column.column
         self.default = bound_column.default
-        self.render = bound_column.render
-        if isinstance(self.column, TemplateColumn) and self.column.template_code and self.render == self.column.render:
-            self.render = self._render_template_code
-        per_table = getattr(self.column, "render_for_table", None)
-        if per_table is not None and self.render == self.column.render:
-            self.render = per_table()
+        render = bound_column.render
+        template_code = isinstance(self.column, TemplateColumn) and self.column.template_code
+        self.render = CellFunction(
+            render,
+            self.column,
+            call=self._render_template_code if template_code and render == self.column.render else None,
+        )
         self.link = bound_column.link
         self.localize = bound_column.localize
-        args, catch_all = signature_once(bound_column.render)
-        self.render_args = None if catch_all else frozenset(args)
-        # The usual render methods take the value, or the value and the record: called with just
-        # those, without the mapping of every argument built for each cell.
-        self.takes = None if self.link else _TAKES.get(self.render_args)
         self.lookup = CellLookup(bound_column)
         self.static_td = None
         raw_td = _raw_attrs(table, self.column, "td")
@@ -111,25 +103,18 @@ class _ColumnRenderer:
         return f"<td {attrs}>{self._show(cell, context)}</td>"
 
     def _render(self, row, value):
-        if self.takes is _VALUE:
-            return self.render(value=value)
-        if self.takes is _VALUE_AND_RECORD:
-            return self.render(value=value, record=row.record)
-        kwargs = {
-            "value": value,
-            "record": row.record,
-            "column": self.column,
-            "bound_column": self.bound_column,
-            "bound_row": row,
-            "table": self.table,
-        }
-        if self.render_args is None:
-            content = self.render(**kwargs)
-        elif self.render_args <= kwargs.keys():
-            content = self.render(**{key: kwargs[key] for key in self.render_args})
-        else:  # as `call_with_appropriate`: a render method wanting something else is not called
-            content = None
-        return self.link(content, **kwargs) if self.link else content
+        render = self.render
+        if not self.link:
+            if render.takes is VALUE:
+                return render.function(value=value)
+            if render.takes is VALUE_AND_RECORD:
+                return render.function(value=value, record=row.record)
+            return render(value, row.record, self._others, row)
+        kwargs = {"value": value, "record": row.record, **self._others(row)}
+        return self.link(render(value, row.record, self._others, row), **kwargs)
+
+    def _others(self, row) -> dict:
+        return {"column": self.column, "bound_column": self.bound_column, "bound_row": row, "table": self.table}
 
     def _render_template_code(self, record, table, value, bound_column, bound_row, **kwargs):
         """`TemplateColumn.render` for `template_code`, with the code compiled once instead of for every cell."""
