@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from bnpl_admin.api.models import IdempotencyKey
+from bnpl_admin.text import storable
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,18 @@ HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=2)
 STORED_STATUSES = {200, 201, 403, 404, 409}
+_ENDPOINT_LENGTH = IdempotencyKey._meta.get_field("endpoint").max_length
+
+
+def stored_endpoint(endpoint: str) -> str:
+    """The endpoint as its keys are stored: itself, or, when a client's id in the path makes it
+    longer than the column or unstorable (a NUL), its start and a digest of the whole: still one
+    value per endpoint, and the request goes on to the answer its handler gives such an id."""
+    if len(endpoint) <= _ENDPOINT_LENGTH and storable(endpoint):
+        return endpoint
+    digest = hashlib.sha256(endpoint.encode("utf-8", "surrogatepass")).hexdigest()
+    start = endpoint[: _ENDPOINT_LENGTH - len(digest) - 1].replace("\x00", "")
+    return f"{start}#{digest}"
 
 
 def fingerprint(data) -> str:
@@ -86,7 +99,7 @@ def run_idempotent(request, *, endpoint: str, handler: Callable[[], Response]) -
     key = key.strip()
     if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
         return _error("Idempotency-Key must be 1 to 255 printable ASCII characters", 400)
-    claimed = _claim(owner=request.user, endpoint=endpoint, key=key, print_=fingerprint(request.data))
+    claimed = _claim(owner=request.user, endpoint=stored_endpoint(endpoint), key=key, print_=fingerprint(request.data))
     if isinstance(claimed, Response):
         return claimed
     try:

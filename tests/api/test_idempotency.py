@@ -9,6 +9,7 @@ PostgreSQL (row locks); each thread has its own connection and closes it.
 import datetime
 import threading
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -197,6 +198,41 @@ class TestReplay:
 
         assert post(support_client, "/api/v1/plans/", plan_body(), key=key).status_code == 201
         assert post(support_client, "/api/v1/plans/", plan_body(), key=key)[REPLAYED] == "true"
+
+    # A client's id in the path can make the endpoint longer than its column (PostgreSQL refused it:
+    # a 500 found by the fuzz suite) or hold a NUL, which PostgreSQL cannot store at all.
+    @pytest.mark.parametrize("customer_id", ["é" * 300, "usr-i\x00", "usr-\x00" + "x" * 300])
+    def test_a_path_id_that_cannot_be_stored_as_is_still_gets_its_handlers_answer_and_replays(
+        self, support_client, customer_id
+    ):
+        path = f"/api/v1/debt/{quote(customer_id)}/"
+        body = {"installment_ids": [1]}
+
+        first = post(support_client, path, body, key="key-1")
+        again = post(support_client, path, body, key="key-1")
+
+        assert_error(first, 404)
+        assert REPLAYED not in first
+        assert again.status_code == 404
+        assert again[REPLAYED] == "true"
+        assert again.json() == first.json()
+        (stored,) = IdempotencyKey.objects.all()
+        assert len(stored.endpoint) <= IdempotencyKey._meta.get_field("endpoint").max_length
+        assert "\x00" not in stored.endpoint
+
+    def test_two_long_path_ids_that_differ_only_at_the_end_keep_their_keys_apart(self, support_client):
+        body = {"installment_ids": [1]}
+        for customer_id in ("a" * 300 + "1", "a" * 300 + "2"):
+            response = post(support_client, f"/api/v1/debt/{customer_id}/", body, key="key-1")
+
+            assert_error(response, 404)
+            assert REPLAYED not in response
+        assert IdempotencyKey.objects.filter(key="key-1").values("endpoint").distinct().count() == 2
+
+    def test_an_endpoint_that_fits_its_column_is_stored_as_it_is(self):
+        endpoint = "POST /api/v1/debt/usr-i/"
+
+        assert idempotency.stored_endpoint(endpoint) == endpoint
 
     def test_a_key_older_than_24_hours_is_treated_as_new(self, support_client):
         post(support_client, "/api/v1/plans/", plan_body(), key="key-1")
