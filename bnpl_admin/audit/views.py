@@ -1,13 +1,13 @@
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
-from django_tables2.paginators import LazyPaginator
 
 from bnpl_admin.audit.filters import AuditEventFilter
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.tables import AuditEventTable
 from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.exports import CsvExportMixin
+from bnpl_admin.staff.paginators import LazyPaginator
 
 
 class AuditLog(PermissionRequiredMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView):

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
-from django_tables2.paginators import LazyPaginator
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors, services
@@ -20,6 +19,7 @@ from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
+from bnpl_admin.staff.paginators import LazyPaginator
 
 
 class HtmxTableMixin:

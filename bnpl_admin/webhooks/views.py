@@ -10,11 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
-from django_tables2.paginators import LazyPaginator
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.views import HtmxTableMixin
+from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.webhooks import selectors, services
 from bnpl_admin.webhooks.filters import WebhookEventFilter
 from bnpl_admin.webhooks.models import WebhookEvent
