@@ -9,6 +9,7 @@ from bnpl_admin.audit.services import Actor, record
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
+from bnpl_admin.staff.paginators import MAX_PER_PAGE
 from bnpl_admin.webhooks.filters import WebhookEventFilter
 from tests.factories import CustomerFactory, MerchantFactory
 
@@ -83,3 +84,15 @@ def test_a_page_number_too_large_for_an_offset_is_a_page_past_the_end(superuser_
 
     assert response.status_code == 200
     assert response.context["table"].page.number == 1
+
+
+@pytest.mark.parametrize(("per_page", "rows"), [("100000", MAX_PER_PAGE), ("9" * 30, MAX_PER_PAGE), ("-1", 1)])
+def test_a_page_asked_for_by_the_url_holds_at_most_a_hundred_rows(support_client, per_page, rows):
+    """django-tables2 takes `?per_page=` from the URL: a hundred thousand rows on one page would hold a
+    worker for minutes (and 30 nines answered 500)."""
+    CustomerFactory.create_batch(MAX_PER_PAGE + 1)
+
+    response = support_client.get("/customers/", {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert len(response.context["table"].page.object_list) == rows
