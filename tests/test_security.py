@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 
 from bnpl_admin.staff.logging import MaskingFormatter, RequestJsonFormatter
@@ -76,6 +77,20 @@ def test_repeated_failed_sign_ins_lock_the_account_for_a_while(client):
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_sign_in_with_an_overlong_username_is_refused_and_counted_not_a_500(client, path):
+    """django-axes records the failure under the username, in a column of 255 characters: a longer
+    one made PostgreSQL refuse the row (a 500). It is recorded cut to that length, and still locks."""
+    username = "é" * 300
+    for _ in range(4):
+        assert client.post(path, {"username": username, "password": "wrong"}).status_code == 200
+
+    assert client.post(path, {"username": username, "password": "wrong"}).status_code == 429  # the fifth
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.username == username[:255] and attempt.failures_since_start == 5
 
 
 @pytest.mark.django_db

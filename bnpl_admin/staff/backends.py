@@ -53,3 +53,17 @@ class RememberedPermissionsBackend(ModelBackend):
 
     def _read_permissions(self, user_obj) -> frozenset[str]:
         return frozenset(super().get_all_permissions(user_obj))
+
+
+def axes_username(request, credentials=None):
+    """The username django-axes records a failed sign-in under (AXES_USERNAME_CALLABLE): the one
+    it would read itself (the credentials tried, else the POSTed form), cut to the length of its
+    column. A longer one, which the sign-in forms pass on to the backends unchecked, made
+    PostgreSQL refuse the row and the sign-in page answer 500."""
+    from axes.models import AccessAttempt  # an app's models: not importable while settings load
+
+    field = settings.AXES_USERNAME_FORM_FIELD
+    username = credentials.get(field) if credentials else getattr(request, "data", request.POST).get(field)
+    if isinstance(username, str):
+        return username[: AccessAttempt._meta.get_field("username").max_length]
+    return username
