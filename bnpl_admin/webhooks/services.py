@@ -145,7 +145,7 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
         raise InvalidSignature("Missing X-Merchant-Id header")
     if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
         raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature header")
-    merchant = _ACTIVE_MERCHANT.one(merchant_code)
+    merchant = _ACTIVE_MERCHANT.one(merchant_code) if storable(merchant_code) else None
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
     # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.

@@ -254,6 +254,15 @@ def test_an_unknown_merchant_gets_the_same_answer_as_a_bad_signature(client, sho
     assert_refused(post_raw(client, body, headers), 401, refund, "Invalid signature")
 
 
+@pytest.mark.parametrize("merchant_id", ["shop\x00", "é" * 5000])
+def test_a_merchant_id_no_merchant_can_have_gets_the_same_answer(client, shop, refund, merchant_id):
+    """A NUL in it answered 500 on PostgreSQL, which cannot even compare such a text."""
+    body, headers = sign(shop, APPROVE)
+    headers["X-Merchant-Id"] = merchant_id
+
+    assert_refused(post_raw(client, body, headers), 401, refund, "Invalid signature")
+
+
 def test_an_inactive_merchant_is_refused_even_with_its_own_secret(client, refund):
     closed = merchant_with_secret("closed-shop", is_active=False)
 
