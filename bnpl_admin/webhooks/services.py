@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bnpl_admin.audit import services as audit
@@ -41,6 +42,10 @@ _SIGNATURE = re.compile(r"^v1,[A-Za-z0-9+/]+={0,2}$")
 
 class MerchantExists(Exception):
     pass
+
+
+class InvalidMerchant(Exception):
+    """A merchant code or name that cannot be stored as given."""
 
 
 class InvalidSignature(Exception):
@@ -82,6 +87,15 @@ def valid_secrets(merchant: Merchant, *, now: datetime.datetime | None = None) -
 
 def add_merchant(*, code: str, name: str, actor: Actor) -> tuple[Merchant, str]:
     """Create a merchant with a fresh webhook secret; returns the merchant and the secret (shown once)."""
+    code_length, name_length = (Merchant._meta.get_field(field).max_length for field in ("code", "name"))
+    if not code or slugify(code) != code or len(code) > code_length:
+        raise InvalidMerchant(
+            f"Merchant code must be a slug (lowercase letters, digits, hyphens) of at most {code_length} "
+            f"characters: {code!r}"
+        )
+    name = name.strip()
+    if not name or len(name) > name_length or not storable(name):
+        raise InvalidMerchant(f"Merchant name must be 1 to {name_length} characters")
     secret = new_webhook_secret()
     try:
         with transaction.atomic():

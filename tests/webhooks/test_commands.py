@@ -62,7 +62,11 @@ def test_each_merchant_gets_its_own_secret():
     ("args", "message"),
     [
         (["Not A Slug", "--name", "X"], "slug"),
-        (["acme", "--name", "   "], "--name must not be empty"),
+        (["", "--name", "X"], "slug"),
+        (["a" * 65, "--name", "X"], "slug .* of at most 64 characters"),
+        (["acme", "--name", "   "], "name must be 1 to 200 characters"),
+        (["acme", "--name", "n" * 201], "name must be 1 to 200 characters"),
+        (["acme", "--name", "Acme\x00"], "name must be 1 to 200 characters"),
     ],
 )
 def test_add_merchant_refuses_bad_input(args, message):
@@ -118,9 +122,11 @@ def test_rotating_an_unknown_merchant_is_an_error():
         run("rotate_merchant_secret", "ghost")
 
 
-def test_a_negative_grace_is_refused(shop):
+@pytest.mark.parametrize("hours", ["-1", "nan", "inf", "1e308"])
+def test_a_grace_that_is_not_a_time_to_come_is_refused(shop, hours):
+    """NaN was taken as a grace and inf or 1e308 ended in a traceback (no date that far)."""
     with pytest.raises(CommandError, match="zero or more"):
-        run("rotate_merchant_secret", "shop", "--grace-hours", "-1")
+        run("rotate_merchant_secret", "shop", "--grace-hours", hours)
 
     assert valid_secrets(Merchant.objects.get(code="shop")) == [shop.secret]
 

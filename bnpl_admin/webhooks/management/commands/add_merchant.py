@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.text import slugify
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.webhooks.services import MerchantExists, add_merchant
+from bnpl_admin.webhooks.services import InvalidMerchant, MerchantExists, add_merchant
 
 
 class Command(BaseCommand):
@@ -13,13 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
 
     def handle(self, *args, code, name, **options):
-        if slugify(code) != code:
-            raise CommandError(f"Merchant code must be a slug (lowercase letters, digits, hyphens): {code!r}")
-        if not name.strip():
-            raise CommandError("--name must not be empty")
         try:
-            merchant, secret = add_merchant(code=code, name=name.strip(), actor=Actor.system("add_merchant command"))
-        except MerchantExists as exc:
+            merchant, secret = add_merchant(code=code, name=name, actor=Actor.system("add_merchant command"))
+        except (InvalidMerchant, MerchantExists) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Merchant {merchant.code} ({merchant.name}) created. Webhook secret (store it now):")
         self.stdout.write(secret)

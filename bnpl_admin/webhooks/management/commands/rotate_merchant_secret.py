@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.webhooks.models import Merchant
@@ -15,14 +16,25 @@ class Command(BaseCommand):
         parser.add_argument("--grace-hours", type=float, default=24.0, help="how long the old secret still works")
 
     def handle(self, *args, code, grace_hours, **options):
-        if grace_hours < 0:
-            raise CommandError("--grace-hours must be zero or more")
+        grace = _grace(grace_hours)
         try:
             merchant, secret = rotate_secret(
-                code=code, grace=timedelta(hours=grace_hours), actor=Actor.system("rotate_merchant_secret command")
+                code=code, grace=grace, actor=Actor.system("rotate_merchant_secret command")
             )
         except Merchant.DoesNotExist:
             raise CommandError(f"No merchant {code!r}") from None
         until = merchant.previous_secret_expires_at
         self.stdout.write(f"New secret for {code}; the previous one works until {until:%Y-%m-%d %H:%M %Z}:")
         self.stdout.write(secret)
+
+
+def _grace(hours: float) -> timedelta:
+    """The grace period asked for; CommandError unless it is zero or more and ends on a date (NaN was
+    taken as a grace, and inf or 1e308 hours ended in a traceback)."""
+    try:
+        grace = timedelta(hours=hours)
+        if grace >= timedelta(0) and timezone.now() + grace:
+            return grace
+    except (ValueError, OverflowError):
+        pass
+    raise CommandError("--grace-hours must be zero or more, and a number of hours a date can be")
