@@ -171,6 +171,13 @@ def test_send_test_webhook_for_an_unknown_merchant_is_an_error():
         run("send_test_webhook", "ghost", "TXN-1", "approved", "--url", f"http://127.0.0.1:{free_port()}/")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "file:///etc/passwd", "ftp://127.0.0.1/x", "http://"])
+def test_send_test_webhook_to_anything_but_a_web_address_is_an_error(shop, url):
+    """ "notaurl" ended in a traceback; a file:// address is no place to send a webhook."""
+    with pytest.raises(CommandError, match="--url must be an http:// or https:// address"):
+        run("send_test_webhook", "shop", "TXN-1", "approved", "--url", url)
+
+
 def test_send_test_webhook_to_an_unreachable_url_is_an_error(shop):
     url = f"http://127.0.0.1:{free_port()}/webhook/refund-status/"
 

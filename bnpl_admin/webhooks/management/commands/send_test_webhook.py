@@ -1,5 +1,6 @@
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.core.management.base import BaseCommand, CommandError
@@ -22,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--secret", help="sign with this secret instead of the merchant's stored one")
 
     def handle(self, *args, merchant, refund_id, status, merchant_reference, webhook_id, url, secret, **options):
+        address = urllib.parse.urlsplit(url)
+        if address.scheme not in ("http", "https") or not address.netloc:
+            raise CommandError(f"--url must be an http:// or https:// address, not {url!r}")
         if secret is None:
             found = Merchant.objects.filter(code=merchant).first()
             if found is None:
