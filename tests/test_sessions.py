@@ -100,3 +100,12 @@ def test_no_session_is_left_marked_after_a_request(client):
     client.get("/customers/")
 
     assert verifying.get() is None
+
+
+@pytest.mark.parametrize("key", ["abcd\x00efghij", "x" * 10_000, "é" * 40])
+def test_a_crafted_session_cookie_is_no_session(client, settings, key):
+    """A NUL in it answered 500 on every page on PostgreSQL, which cannot even compare such a text."""
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+
+    assert client.get("/customers/").status_code == 302  # to the sign-in page
+    assert client.post("/accounts/login/", {"username": "nobody", "password": "wrong"}).status_code == 200

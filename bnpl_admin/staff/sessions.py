@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bnpl_admin.prepared import PreparedQuery, every_column
 from bnpl_admin.staff.models import StaffSession
+from bnpl_admin.text import storable
 
 _USER_COLUMNS = every_column(get_user_model())
 _SESSION = PreparedQuery(
@@ -39,6 +40,11 @@ class SessionStore(db.SessionStore):
     @classmethod
     def get_model_class(cls):
         return StaffSession
+
+    def _validate_session_key(self, key):
+        """Django's check, and no NUL: PostgreSQL cannot even compare such a text (a crafted session
+        cookie answered 500 on every page); such a key is no session, as a too short one is."""
+        return super()._validate_session_key(key) and storable(key)
 
     def _get_session_from_db(self):
         """The unexpired session (only its data is read), or None, forgetting the key, as Django does."""
