@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.text import storable
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,24 @@ def _fields(actor: Actor, action: str, target_type: str, target_id: Any, custome
 _FREE_TEXT_FILTERS = ("q",)
 
 
+# The most of a filter's value an export's audit event keeps.
+_FILTER_VALUE_LENGTH = 200
+
+
+def _kept(value: str) -> str:
+    """A filter's value as the audit keeps it: its first 200 characters, with what PostgreSQL cannot
+    store (a NUL, which a URL can carry; a lone surrogate) replaced."""
+    value = value[:_FILTER_VALUE_LENGTH]
+    if storable(value):
+        return value
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def record_export(*, actor: Actor, export_name: str, filters: dict[str, str], rows: int) -> AuditEvent:
     """An export of a table: who, which table, its filters and its rows. A free-text search is
     recorded as present only; a phone number never reaches the filters (the search turns it into
     its lookup hash)."""
-    shown = {name: "(search text)" if name in _FREE_TEXT_FILTERS else value for name, value in filters.items()}
+    shown = {name: "(search text)" if name in _FREE_TEXT_FILTERS else _kept(value) for name, value in filters.items()}
     return record(
         actor=actor,
         action="table.exported",

@@ -177,9 +177,8 @@ class CsvExportMixin:
             self.request.GET = self.request.GET.copy()
             del self.request.GET[self.export_trigger_param]
             return super().render_to_response(context, status=400, **kwargs)
-        audit.record_export(
-            actor=Actor.from_request(self.request), export_name=self.export_name, filters=self._filters(), rows=rows
-        )
+        actor = Actor.from_request(self.request)
+        audit.record_export(actor=actor, export_name=self.export_name, filters=self._filters(table), rows=rows)
         records = table_records(table)  # read as the rows are sent
         rows = export_rows(table, records, self.exclude_columns)  # the header and columns worked out here
         response = StreamingHttpResponse(_streamed(rows, records), content_type="text/csv; charset=utf-8")
@@ -194,10 +193,9 @@ class CsvExportMixin:
             return data.data.order_by()[: limit + 1].count()
         return len(data)
 
-    def _filters(self) -> dict[str, str]:
-        """The query's filters (each name's last value), without the page and the export trigger."""
-        return {
-            name: values[-1]
-            for name, values in self.request.GET.lists()
-            if name not in (self.export_trigger_param, "page")
-        }
+    def _filters(self, table) -> dict[str, str]:
+        """The filters and the sort the export applied (each name's last value), as the query gave
+        them; any other parameter of the URL is no part of the export, and not recorded."""
+        filterset = getattr(self, "filterset", None)
+        applied = {*(filterset.filters if filterset is not None else ()), table.prefixed_order_by_field}
+        return {name: values[-1] for name, values in self.request.GET.lists() if name in applied}

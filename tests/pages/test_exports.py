@@ -85,6 +85,31 @@ def test_an_export_is_audited_with_its_filters_and_rows(support_client, seeded):
     }
 
 
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("/customers/", {"status": "\x00"}),
+        ("/risk/", {"sort": "a\x00b"}),
+        ("/audit/", {"actor": "\x00", "date_to": "\x00"}),
+    ],
+)
+def test_an_export_whose_filters_hold_a_nul_is_audited_not_a_500(risk_client, seeded, url, query):
+    """PostgreSQL's JSON cannot hold a NUL: the audit event of such an export answered 500."""
+    response = risk_client.get(url, {**query, "_export": "csv"})
+
+    assert response.status_code == 200
+    csv_rows(response)
+    event = AuditEvent.objects.get(action="table.exported")
+    assert event.data["query"] == {name: value.replace("\x00", "\ufffd") for name, value in query.items()}
+
+
+def test_an_export_records_only_the_filters_and_sort_it_applied_each_cut_to_200_characters(risk_client, seeded):
+    risk_client.get("/customers/", {"status": "DEBT_USER", "sort": "x" * 300, "utm_source": "mail", "_export": "csv"})
+
+    event = AuditEvent.objects.get(action="table.exported")
+    assert event.data["query"] == {"status": "DEBT_USER", "sort": "x" * 200}
+
+
 def test_the_audit_log_shows_an_exports_filters_readably(risk_client, seeded):
     risk_client.get("/customers/", {"status": "DEBT_USER", "sort": "full_name", "_export": "csv"})
     risk_client.get("/risk/", {"_export": "csv"})
