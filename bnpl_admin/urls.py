@@ -22,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "bnpl_admin.staff.errors.bad_request"
 handler500 = "bnpl_admin.staff.errors.server_error"
 handler404 = "bnpl_admin.staff.errors.not_found"

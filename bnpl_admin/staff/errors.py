@@ -39,3 +39,11 @@ def not_found(request, exception=None):
     if request.path.startswith(MACHINE_PREFIXES):
         return JsonResponse({"error": "Not found"}, status=404)
     return render(request, "404.html", status=404)
+
+
+def bad_request(request, exception=None):
+    """handler400 (a request Django finds suspicious: a redirect address over its length limit, too
+    many form fields, ...): the staff's own page, or JSON for machine clients, not Django's bare text."""
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse({"error": "Bad request"}, status=400)
+    return render(request, "400.html", status=400)

@@ -411,6 +411,23 @@ def test_an_unknown_customer_is_a_404_with_the_project_page(support_client, db):
     assert "Not found" in html_of(response)
 
 
+def test_a_request_django_refuses_as_suspicious_gets_the_project_page(support_client, people):
+    """A phone search with 20,000 characters of other parameters: the redirect to its lookup hash is
+    longer than Django allows a redirect (16,384 characters): 400, which was Django's bare text."""
+    response = support_client.get("/customers/", {"q": "+998901234567", "x": "y" * 20_000})
+
+    assert response.status_code == 400
+    assert "This request could not be handled" in html_of(response)
+    assert "+998901234567" not in html_of(response)
+
+
+def test_an_api_request_django_refuses_as_suspicious_is_json(support_client, db):
+    response = support_client.get("/api/v1/users/", headers={"Host": "bad host"})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Bad request"}
+
+
 def test_support_sees_plan_and_refund_actions_but_no_reveal_or_status_override(support_client, aziz):
     html = html_of(support_client.get("/customers/usr-001/"))
 
