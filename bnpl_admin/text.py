@@ -11,3 +11,11 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def stored_form(text: str) -> str:
+    """`text` as it can be stored: a NUL becomes U+FFFD, a lone surrogate "?". For text kept as a
+    record of what a client sent (an audit event's filters), not for values a service refuses."""
+    if storable(text):
+        return text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")

@@ -23,7 +23,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from bnpl_admin.api.models import IdempotencyKey
-from bnpl_admin.text import storable
+from bnpl_admin.text import storable, stored_form
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ def stored_endpoint(endpoint: str) -> str:
     if len(endpoint) <= _ENDPOINT_LENGTH and storable(endpoint):
         return endpoint
     digest = hashlib.sha256(endpoint.encode("utf-8", "surrogatepass")).hexdigest()
-    start = endpoint[: _ENDPOINT_LENGTH - len(digest) - 1].replace("\x00", "")
-    return f"{start}#{digest}"
+    return f"{stored_form(endpoint[: _ENDPOINT_LENGTH - len(digest) - 1])}#{digest}"
 
 
 def fingerprint(data) -> str:

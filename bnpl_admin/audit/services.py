@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.text import storable
+from bnpl_admin.text import stored_form
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,8 @@ _FILTER_VALUE_LENGTH = 200
 
 def _kept(value: str) -> str:
     """A filter's value as the audit keeps it: its first 200 characters, with what PostgreSQL cannot
-    store (a NUL, which a URL can carry; a lone surrogate) replaced."""
-    value = value[:_FILTER_VALUE_LENGTH]
-    if storable(value):
-        return value
-    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    store (a NUL, which a URL can carry) replaced."""
+    return stored_form(value[:_FILTER_VALUE_LENGTH])
 
 
 def record_export(*, actor: Actor, export_name: str, filters: dict[str, str], rows: int) -> AuditEvent:

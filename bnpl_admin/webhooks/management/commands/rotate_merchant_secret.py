@@ -33,8 +33,9 @@ def _grace(hours: float) -> timedelta:
     taken as a grace, and inf or 1e308 hours ended in a traceback)."""
     try:
         grace = timedelta(hours=hours)
-        if grace >= timedelta(0) and timezone.now() + grace:
-            return grace
-    except (ValueError, OverflowError):
-        pass
-    raise CommandError("--grace-hours must be zero or more, and a number of hours a date can be")
+        timezone.now() + grace  # past the year 9999: OverflowError
+    except (ValueError, OverflowError):  # NaN; inf, 1e308 or a date past 9999
+        grace = None
+    if grace is None or grace < timedelta(0):
+        raise CommandError("--grace-hours must be zero or more, and a number of hours a date can be")
+    return grace
