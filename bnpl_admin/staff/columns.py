@@ -322,6 +322,11 @@ class Table(tables.Table):
 
     @order_by.setter
     def order_by(self, value):
+        # Only the names of columns: django-tables2 ignores any other sort key, but warns first when it
+        # holds a "." (its old accessor syntax), and a `?sort=` is whatever the URL says.
+        if isinstance(value, str):
+            value = value.split(",")
+        value = [key for key in value or () if not isinstance(key, str) or key.removeprefix("-") in self.columns]
         tables.Table.order_by.fset(self, value)
         if isinstance(self.data, TableQuerysetData):
             self.data.data = in_total_order(self.data.data, self.tiebreaker)

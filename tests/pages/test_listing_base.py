@@ -96,3 +96,15 @@ def test_a_page_asked_for_by_the_url_holds_at_most_a_hundred_rows(support_client
 
     assert response.status_code == 200
     assert len(response.context["table"].page.object_list) == rows
+
+
+@pytest.mark.parametrize("sort", ["full_name.__class__", "-..", "phone_hash", "customer_id.x"])
+def test_a_sort_key_that_names_no_column_is_ignored_without_a_warning(support_client, recwarn, sort):
+    """django-tables2 ignored it too, but warned first about a "." in it (its old accessor syntax)."""
+    CustomerFactory.create_batch(2)
+
+    response = support_client.get("/customers/", {"sort": sort})
+
+    assert response.status_code == 200
+    assert list(response.context["table"].order_by) == []
+    assert not [warning for warning in recwarn if issubclass(warning.category, DeprecationWarning)]
