@@ -110,8 +110,9 @@ class _ColumnRenderer:
             if render.takes is VALUE_AND_RECORD:
                 return render.function(value=value, record=row.record)
             return render(value, row.record, self._others, row)
-        kwargs = {"value": value, "record": row.record, **self._others(row)}
-        return self.link(render(value, row.record, self._others, row), **kwargs)
+        others = self._others(row)  # once for both the content and the link
+        content = render(value, row.record, lambda _row: others, row)
+        return self.link(content, value=value, record=row.record, **others)
 
     def _others(self, row) -> dict:
         return {"column": self.column, "bound_column": self.bound_column, "bound_row": row, "table": self.table}
