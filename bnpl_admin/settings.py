@@ -306,13 +306,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
+    "filters": {"without_403_traceback": {"()": "bnpl_admin.staff.logging.WithoutPermissionDeniedTraceback"}},
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # runserver's own request lines would print query strings; ours (bnpl.access) never do.
-        "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["without_403_traceback"]},
+        # runserver's own request lines (4xx at WARNING) would print query strings and repeat
+        # ours (bnpl.access, which never prints one): only its errors are kept.
+        "django.server": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
         "bnpl.access": {"level": env.str("ACCESS_LOG_LEVEL", default="INFO")},
     },

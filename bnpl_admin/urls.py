@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -9,7 +10,10 @@ from bnpl_admin.webhooks.endpoint import refund_status
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False), name="home"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's sign-in and sign-out only: no self-service password reset (an admin resets a staff
+    # password with `manage.py changepassword` or in the admin), so no page sends mail.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("bnpl_admin.customers.urls")),
     path("", include("bnpl_admin.plans.urls")),
     path("", include("bnpl_admin.refunds.urls")),
@@ -25,3 +29,4 @@ urlpatterns = [
 handler400 = "bnpl_admin.staff.errors.bad_request"
 handler500 = "bnpl_admin.staff.errors.server_error"
 handler404 = "bnpl_admin.staff.errors.not_found"
+handler403 = "bnpl_admin.staff.errors.permission_denied"

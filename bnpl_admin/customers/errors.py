@@ -1,16 +1,20 @@
+from bnpl_admin.customers.masking import mask_free_text
+
+
 class CustomerError(Exception):
     """Base class of the customer domain's refusals."""
 
 
 class CustomerNotFound(CustomerError):
+    # The id is the caller's text: a phone or card number typed where an id belongs is not echoed.
     def __init__(self, customer_id: str):
-        super().__init__(f"User {customer_id} not found")
+        super().__init__(f"User {mask_free_text(customer_id)} not found")
         self.customer_id = customer_id
 
 
 class CustomerAlreadyExists(CustomerError):
     def __init__(self, customer_id: str):
-        super().__init__(f"User {customer_id} already exists")
+        super().__init__(f"User {mask_free_text(customer_id)} already exists")
         self.customer_id = customer_id
 
 

@@ -60,3 +60,45 @@ def mask_passport(value) -> str:
         return FULL_MASK
     series, digits = match.groups()
     return series + "*" * len(digits)
+
+
+# Kept whole, whatever digit runs they hold: hexadecimal ids (uuid4().hex request ids, django-q
+# process names, UUIDs of plans and refunds), ISO dates and times.
+_KEPT_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])("
+    r"(?=[0-9]*[a-f])[0-9a-f]{32}"
+    r"|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r")(?![0-9A-Za-z])"
+)
+# A number as people write it: digits separated by spaces, dashes, dots, brackets or a "+" (a
+# space in a query string). Eight digits or more is a phone (with or without its country code),
+# a card or an account number: all but the first three digits are hidden.
+_SEPARATED_NUMBER = re.compile(r"(?<!\d)\d(?:[ \-.()+]{0,3}\d)+")
+_MIN_DIGITS = 8
+# Passport series letters and digits: AA1234567, and AA 1234567 / AA-1234567 for the two-letter
+# series (not three letters and a dash: that is a customer id, usr-1000000).
+_PASSPORT_IN_TEXT = re.compile(r"\b([A-Za-z]{1,3})\d{5,10}\b|(?<![0-9A-Za-z])([A-Za-z]{2})[ .\-]\d{7}(?!\d)")
+# Percent-escapes of printable ASCII (digits, "+", space, "-", ...) are read as what they stand for,
+# so that a number in a URL path or query is masked like one typed; other escapes stay as they are.
+_PRINTABLE_ESCAPE = re.compile(r"%(2[0-9A-Fa-f]|[3-6][0-9A-Fa-f]|7[0-9A-Ea-e])")
+
+
+def mask_free_text(text: str) -> str:
+    """Free text (a log line, a message, a note) with every phone-, card- or passport-like number
+    in it masked, however it is written; ids, dates and times are left readable."""
+    text = _PRINTABLE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    # Split on the kept tokens (a capturing group: they sit at the odd positions), mask the rest.
+    return "".join(part if i % 2 else _mask_numbers(part) for i, part in enumerate(_KEPT_IN_TEXT.split(text)))
+
+
+def _mask_numbers(text: str) -> str:
+    text = _PASSPORT_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "****", text)
+    return _SEPARATED_NUMBER.sub(_mask_number, text)
+
+
+def _mask_number(match: re.Match) -> str:
+    digits = [ch for ch in match.group(0) if ch.isdigit()]
+    if len(digits) < _MIN_DIGITS:
+        return match.group(0)
+    return "".join(digits[:3]) + "****"

@@ -1,7 +1,6 @@
 """Customer pages: the list, the profile, risk review, status override and audited PII reveal."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
+from bnpl_admin.staff.roles import requires
 
 
 class HtmxTableMixin:
@@ -133,7 +133,7 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
 
 
 @require_POST
-@permission_required("customers.reveal_pii", raise_exception=True)
+@requires("customers.reveal_pii")
 def reveal_pii(request, customer_id, field):
     """Show one field of one customer in clear, once, audited. Never cached."""
     try:
@@ -149,7 +149,7 @@ def reveal_pii(request, customer_id, field):
     return response
 
 
-@permission_required("customers.override_status", raise_exception=True)
+@requires("customers.override_status")
 def override_status(request, customer_id):
     customer = customer_or_404(customer_id)
     form = StatusOverrideForm(request.POST or None, initial={"status": customer.status})

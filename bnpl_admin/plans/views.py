@@ -1,7 +1,6 @@
 """Plan pages: create a plan (with a live schedule preview) and record a payment."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +12,7 @@ from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.forms import PaymentForm, PlanForm
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.plans.schedule import build_schedule
+from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 from bnpl_admin.staff.templatetags.bnpl import money
 
@@ -26,7 +26,7 @@ def _schedule_preview(form: PlanForm):
     )
 
 
-@permission_required("plans.add_plan", raise_exception=True)
+@requires("plans.add_plan")
 def create_plan(request, customer_id):
     customer = customer_or_404(customer_id)
 
@@ -70,7 +70,7 @@ def create_plan(request, customer_id):
     )
 
 
-@permission_required("plans.record_payment", raise_exception=True)
+@requires("plans.record_payment")
 def record_payment(request, installment_id):
     installment = get_object_or_404(Installment.objects.select_related("plan", "customer"), pk=installment_id)
     customer = installment.customer

@@ -1,7 +1,6 @@
 """Refund pages: issue a refund (form, confirmation, exactly once) and cancel a PENDING one."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -11,10 +10,11 @@ from bnpl_admin.refunds import services
 from bnpl_admin.refunds.errors import IllegalTransition, RefundError
 from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
 from bnpl_admin.refunds.models import Refund
+from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 
 
-@permission_required("refunds.add_refund", raise_exception=True)
+@requires("refunds.add_refund")
 def issue_refund(request, customer_id):
     """Step 1 shows the form; step 2 (`step=review`) asks for confirmation; step 3 issues it once."""
     customer = customer_or_404(customer_id)
@@ -57,7 +57,7 @@ def issue_refund(request, customer_id):
     return render(request, "refunds/issue.html", {"customer": customer, "form": form})
 
 
-@permission_required("refunds.cancel_refund", raise_exception=True)
+@requires("refunds.cancel_refund")
 def cancel_refund(request, refund_id):
     refund = get_object_or_404(Refund.objects.select_related("customer"), pk=refund_id)
     form = CancelRefundForm(request.POST or None, initial={"token": new_token()})

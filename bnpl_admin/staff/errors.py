@@ -8,6 +8,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
+from bnpl_admin.staff.roles import permission_of
+
 logger = logging.getLogger(__name__)
 
 MACHINE_PREFIXES = ("/api/", "/webhook/")
@@ -39,6 +41,22 @@ def not_found(request, exception=None):
     if request.path.startswith(MACHINE_PREFIXES):
         return JsonResponse({"error": "Not found"}, status=404)
     return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    """handler403: one log line saying who was refused what (django.request's own record of it,
+    with a traceback, is dropped by staff.logging.WithoutPermissionDeniedTraceback)."""
+    user = getattr(request, "user", None)
+    match = request.resolver_match
+    logger.warning(
+        "Permission denied: user=%s path=%s permission=%s",
+        user.get_username() if user is not None and user.is_authenticated else "-",
+        request.path,
+        (permission_of(match.func) if match else "") or "-",
+    )
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse({"error": "Permission denied"}, status=403)
+    return render(request, "403.html", status=403)
 
 
 def bad_request(request, exception=None):

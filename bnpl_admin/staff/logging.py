@@ -1,42 +1,35 @@
 """Log formatting: JSON in production, and a last line of defence against raw personal data.
 
-The masking is done when a line is formatted, on the formatted text: the log record itself is
-left as it is for any other handler.
+Masking happens when a line is formatted: the log record itself is left as it is for any other
+handler. The JSON formatter masks each value before it is serialised, so a masked line always
+parses; the plain formatter masks the formatted line.
 """
 
+import datetime
 import logging
-import re
 
 from pythonjsonlogger.json import JsonFormatter
 
-# What a phone, card or passport number looks like in free text: an international number
-# (+ then digits, spaces, dashes), a run of 8+ digits, a card in 4-digit groups, or passport series
-# letters and digits. Dates and times (2026-11-26 13:02:52) do not match, nor do ids, which are
-# left whole: 32-character hexadecimal ones (uuid4().hex: request ids, django-q process names) and
-# UUIDs in their 8-4-4-4-12 form (plans and refunds, in URLs), whatever digit runs they hold.
-_PHONE = re.compile(r"\+\d[\d \-]{6,}\d")
-_HEX_ID = re.compile(
-    r"(?<![0-9A-Za-z])((?=[0-9]*[a-f])[0-9a-f]{32}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})(?![0-9A-Za-z])"
-)
-_LONG_NUMBER = re.compile(r"(?<!\d)\d{8,}(?!\d)")
-_CARD_GROUPS = re.compile(r"(?<!\d)\d{4}(?:[ \-]\d{4}){2,3}(?!\d)")
-_PASSPORT_LIKE = re.compile(r"\b([A-Za-z]{1,3})\d{5,10}\b")
+from bnpl_admin.customers.masking import mask_free_text
 
 
-def mask_personal_data(text: str) -> str:
-    # Split on the hex ids (a capturing group: they sit at the odd positions) and mask the rest.
-    return "".join(part if i % 2 else _mask(part) for i, part in enumerate(_HEX_ID.split(text)))
-
-
-def _mask(text: str) -> str:
-    for pattern in (_PHONE, _CARD_GROUPS, _LONG_NUMBER):
-        text = pattern.sub(lambda m: m.group(0)[:3] + "****", text)
-    return _PASSPORT_LIKE.sub(lambda m: m.group(1) + "****", text)
+def mask_value(value):
+    """A log field made safe to serialise: text masked, containers walked, other objects (a
+    request, say, whose repr holds its path and query) turned into masked text."""
+    if value is None or isinstance(value, bool | int | float | datetime.date):
+        return value
+    if isinstance(value, str):
+        return mask_free_text(value)
+    if isinstance(value, dict):
+        return {key: mask_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(item) for item in value]
+    return mask_free_text(str(value))
 
 
 class MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return mask_personal_data(super().format(record))
+        return mask_free_text(super().format(record))
 
 
 class RequestJsonFormatter(JsonFormatter):
@@ -46,5 +39,13 @@ class RequestJsonFormatter(JsonFormatter):
         kwargs.setdefault("timestamp", True)
         super().__init__("%(levelname)s %(name)s %(message)s", *args, **kwargs)
 
-    def format(self, record: logging.LogRecord) -> str:
-        return mask_personal_data(super().format(record))
+    def process_log_record(self, log_data):
+        return {key: mask_value(value) for key, value in log_data.items()}
+
+
+class WithoutPermissionDeniedTraceback(logging.Filter):
+    """Drops django.request's record of a refused page (a traceback at WARNING for every 403):
+    the 403 handler logs the refusal in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(record, "status_code", None) == 403 and record.exc_info)

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.paginators import LazyPaginator
+from bnpl_admin.staff.roles import requires
 from bnpl_admin.webhooks import selectors, services
 from bnpl_admin.webhooks.filters import WebhookEventFilter
 from bnpl_admin.webhooks.models import WebhookEvent
@@ -34,7 +34,7 @@ class EventList(PermissionRequiredMixin, HtmxTableMixin, SingleTableMixin, Filte
         return WebhookEvent.objects.select_related("merchant")
 
 
-@permission_required("webhooks.view_webhookevent", raise_exception=True)
+@requires("webhooks.view_webhookevent")
 def event_detail(request, event_id):
     event = get_object_or_404(WebhookEvent.objects.select_related("merchant", "refund__customer"), pk=event_id)
     history = AuditEvent.objects.filter(target_type="webhook_event", target_id=str(event.pk)).order_by("-at", "-id")
@@ -46,7 +46,7 @@ def event_detail(request, event_id):
 
 
 @require_POST
-@permission_required("webhooks.reprocess_webhookevent", raise_exception=True)
+@requires("webhooks.reprocess_webhookevent")
 def reprocess(request, event_id):
     try:
         services.reprocess_event(event_id=event_id, actor=Actor.from_request(request))
@@ -59,7 +59,7 @@ def reprocess(request, event_id):
     return redirect("webhooks:detail", event_id=event_id)
 
 
-@permission_required("webhooks.view_merchant", raise_exception=True)
+@requires("webhooks.view_merchant")
 def merchant_list(request):
     rows = selectors.merchant_overview(since=timezone.now() - timedelta(hours=24))
     return render(request, "webhooks/merchants.html", {"rows": rows, "now": timezone.now()})
