@@ -235,6 +235,31 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Email: the back office sends none (no password reset: an admin resets a staff password; no
+# ADMINS). The default mailer is named all the same, so that nothing ever reaches for an SMTP
+# server on localhost by accident: the console when DEBUG, a backend that discards every message
+# in production. EMAIL_URL (django-environ's form, e.g. smtp+tls://user:password@mail.example.com:587)
+# names a real server, for a deployment that adds mail of its own.
+_email = env.email_url_config(env.str("EMAIL_URL", default="consolemail://" if DEBUG else "dummymail://"))
+_MAILER_OPTIONS = {  # django-environ's names -> the OPTIONS of Django's backends
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_FILE_PATH": "file_path",
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {option: _email[name] for name, option in _MAILER_OPTIONS.items() if _email.get(name)},
+    }
+}
+if MAILERS["default"]["BACKEND"] == "django.core.mail.backends.dummy.EmailBackend":
+    # The deploy check's "email will not be sent" is the intent here.
+    SILENCED_SYSTEM_CHECKS = ["mail.E001"]
+
 DJANGO_TABLES2_TEMPLATE = "components/table.html"
 
 REST_FRAMEWORK = {

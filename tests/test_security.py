@@ -1,5 +1,6 @@
 """Production hardening: deploy checks, CSP, login throttling, no caching, request ids, safe logs."""
 
+import json
 import logging
 import os
 import subprocess
@@ -225,3 +226,98 @@ def test_using_the_back_office_pushes_the_idle_timeout_back(client, settings):
     assert _session_row(client).expire_date > timezone.now() + datetime.timedelta(
         seconds=settings.SESSION_COOKIE_AGE - 60
     )
+
+
+PASSWORD_RESET_PATHS = [
+    "/accounts/password_reset/",
+    "/accounts/password_reset/done/",
+    "/accounts/reset/MQ/set-password/",
+    "/accounts/reset/done/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PASSWORD_RESET_PATHS)
+def test_password_reset_is_not_served(client, path):
+    """Self-service reset is off: an admin resets a staff password (manage.py changepassword)."""
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.content.decode()  # the project's 404 page
+    client.force_login(UserFactory.support())
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_password_reset_request_sends_no_mail_and_logs_no_error(client, mailoutbox, caplog):
+    UserFactory.support(email="agent@example.com")
+
+    with caplog.at_level(logging.INFO):
+        response = client.post("/accounts/password_reset/", {"email": "agent@example.com"})
+
+    assert response.status_code == 404
+    assert mailoutbox == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_the_sign_in_pages_offer_no_password_reset(client, path):
+    from django.urls import NoReverseMatch, reverse
+
+    page = client.get(path).content.decode()
+
+    assert "Forgotten your password" not in page and "reset" not in page.lower()
+    for name in ("password_reset", "admin_password_reset", "password_reset_confirm"):
+        with pytest.raises(NoReverseMatch):
+            reverse(name)
+
+
+@pytest.mark.django_db
+def test_staff_still_sign_in_and_out(client):
+    UserFactory.support(username="agent")
+
+    response = client.post("/accounts/login/", {"username": "agent", "password": "correct horse battery staple"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/customers/").status_code == 200
+
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert client.get("/customers/").status_code == 302
+
+
+def _default_mailer(env_overrides: dict) -> dict:
+    """settings.MAILERS["default"] as a process started with these environment variables sees it."""
+    ignored = ("DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL")
+    env = {k: v for k, v in os.environ.items() if k not in ignored} | env_overrides
+    code = "import json; from bnpl_admin import settings; print(json.dumps(settings.MAILERS['default']))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x" * 50,
+    "FIELD_ENCRYPTION_KEYS": "Idy7zE__t0PmivJlJkYFQ2H4Ldv7myKQj-yA-ePIq3o=",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [({}, "console"), (PRODUCTION_ENV, "dummy")],
+    ids=["debug-prints-mail", "production-discards-mail"],
+)
+def test_no_mail_ever_goes_to_an_smtp_server_by_accident(env, backend):
+    assert _default_mailer(env) == {"BACKEND": f"django.core.mail.backends.{backend}.EmailBackend", "OPTIONS": {}}
+
+
+def test_email_url_names_a_real_mail_server():
+    mailer = _default_mailer(PRODUCTION_ENV | {"EMAIL_URL": "smtp+tls://bnpl:secret@mail.example.com:587"})
+
+    assert mailer == {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "mail.example.com", "port": 587, "username": "bnpl", "password": "secret", "use_tls": True},
+    }
