@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from bnpl_admin.audit.views import AuditLog
@@ -10,6 +13,13 @@ from bnpl_admin.webhooks.endpoint import refund_status
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False), name="home"),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the admin, the API's JSON).
+    # The static URL is looked up per request: in production it is the manifest's hashed name.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=False)),
+        name="favicon",
+    ),
     # Django's sign-in and sign-out only: no self-service password reset (an admin resets a staff
     # password with `manage.py changepassword` or in the admin), so no page sends mail.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -321,3 +321,27 @@ def test_email_url_names_a_real_mail_server():
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {"host": "mail.example.com", "port": 587, "username": "bnpl", "password": "secret", "use_tls": True},
     }
+
+
+@pytest.mark.django_db
+def test_favicon_ico_answers_without_signing_in(client, settings):
+    from django.templatetags.static import static
+
+    settings.WHITENOISE_USE_FINDERS = True  # serve static files as in debug (read when the client starts)
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 302 and response["Location"] == static("favicon.svg")
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert b"".join(icon.streaming_content).startswith(b"<svg")
+
+
+@pytest.mark.django_db
+def test_every_page_names_its_icon_within_the_content_security_policy(client):
+    from django.templatetags.static import static
+
+    response = client.get("/accounts/login/")
+
+    assert f'<link rel="icon" href="{static("favicon.svg")}" type="image/svg+xml">' in response.content.decode()
+    assert static("favicon.svg").startswith("/") and "img-src 'self'" in response["Content-Security-Policy"]
