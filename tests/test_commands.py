@@ -94,14 +94,6 @@ def test_seed_demo_if_empty_leaves_existing_data_alone():
     assert "already present" in lines[0]
 
 
-def test_seed_demo_adds_more_customers_with_new_ids():
-    run("seed_demo", "--customers", "10")
-    run("seed_demo", "--customers", "10", "--seed", "2")
-
-    assert Customer.objects.count() == 20
-    assert Customer.objects.values("customer_id").distinct().count() == 20
-
-
 def test_seed_demo_refuses_production(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):
@@ -213,3 +205,22 @@ def test_production_mode_starts_with_secrets():
     )
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("seed", ["42", "2"], ids=["same-seed", "another-seed"])
+def test_seed_demo_refuses_a_database_that_holds_customers_and_writes_nothing(seed):
+    run("seed_demo", "--customers", "10")
+    support = User.objects.get(username="support")
+    support.set_password("changed-since-seeding")
+    support.save()
+    counts = [model.objects.count() for model in (Customer, Plan, Installment, Refund, Merchant)]
+
+    with pytest.raises(CommandError) as refused:
+        run("seed_demo", "--customers", "10", "--seed", seed)
+
+    assert str(refused.value) == (
+        "The database already holds 10 customers: seed_demo fills an empty database only. "
+        "Run it with --if-empty to skip seeding when data exists, or on an empty database."
+    )
+    assert [model.objects.count() for model in (Customer, Plan, Installment, Refund, Merchant)] == counts
+    assert User.objects.get(username="support").check_password("changed-since-seeding")  # not reset either

@@ -3,7 +3,8 @@
 Customers are built with `customers.services.prepare_customer` (the one place that encrypts and
 masks PII) and written with bulk inserts in batches, so a million customers stay practical.
 Installments already due are mostly paid; about one customer in ten missed one, and the overdue
-checker then runs as usual so statuses are consistent.
+checker then runs as usual so statuses are consistent. The data follows from the seed alone, so
+it fills an empty database only: a second run would write the first one's plan and refund ids again.
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ DELINQUENT_SHARE = 0.10
 REFUND_SHARE = 0.08
 
 
+class DatabaseNotEmpty(Exception):
+    """The database already holds customers: seeding would collide with them."""
+
+    def __init__(self, customers: int):
+        self.customers = customers
+        super().__init__(f"The database already holds {customers} customers")
+
+
 @dataclass
 class SeedResult:
     customers: int = 0
@@ -219,7 +228,11 @@ def _customer_id_width(total: int) -> int:
 
 
 def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | None = None) -> SeedResult:
-    """Seed accounts, merchants and `customers` new customers with plans and refunds."""
+    """Seed accounts, merchants and `customers` customers with plans and refunds into an empty
+    database; raise DatabaseNotEmpty, having written nothing, when it holds customers already."""
+    present = Customer.objects.count()
+    if present:
+        raise DatabaseNotEmpty(present)
     rng = random.Random(seed)
     people = _DemoPeople(rng)
     today = timezone.localdate()
@@ -228,25 +241,11 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
     result.accounts = ensure_demo_accounts()
     result.merchants = ensure_demo_merchants()
     merchants = list(Merchant.objects.order_by("code"))
-
-    offset = Customer.objects.count()
-    width = _customer_id_width(offset + customers)
-    existing_ids = set()
-    if offset:
-        existing_ids = set(
-            Customer.objects.filter(customer_id__startswith="usr-").values_list("customer_id", flat=True)
-        )
+    width = _customer_id_width(customers)
 
     for batch in _batches(customers, BATCH_SIZE):
         with transaction.atomic():
-            batch_customers = []
-            for i in batch:
-                number = offset + i + 1
-                customer_id = f"usr-{number:0{width}d}"
-                while customer_id in existing_ids:
-                    number += customers
-                    customer_id = f"usr-{number:0{width}d}"
-                batch_customers.append(people.customer(number, customer_id, today))
+            batch_customers = [people.customer(i + 1, f"usr-{i + 1:0{width}d}", today) for i in batch]
             Customer.objects.bulk_create(batch_customers)
             plans, installments, refunds = _plans_and_refunds(rng, batch_customers, merchants, today, now)
             Plan.objects.bulk_create(plans)

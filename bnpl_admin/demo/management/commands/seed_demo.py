@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=200, help="number of customers to add (default 200)")
         parser.add_argument("--seed", type=int, default=42, help="random seed, for repeatable data")
-        parser.add_argument("--if-empty", action="store_true", help="do nothing when customers already exist")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing when customers exist (without it, that is an error)"
+        )
         parser.add_argument(
             "--allow-production",
             action="store_true",
@@ -30,8 +32,14 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already present; nothing to do.")
             self._print_logins()
             return
-        with tqdm(total=customers, unit="customers", disable=customers < 5000, file=sys.stderr) as bar:
-            result = demo.seed(customers=customers, seed=seed, progress=bar.update)
+        try:
+            with tqdm(total=customers, unit="customers", disable=customers < 5000, file=sys.stderr) as bar:
+                result = demo.seed(customers=customers, seed=seed, progress=bar.update)
+        except demo.DatabaseNotEmpty as e:
+            raise CommandError(
+                f"{e}: seed_demo fills an empty database only. Run it with --if-empty to skip seeding "
+                "when data exists, or on an empty database."
+            ) from e
         self.stdout.write(
             f"Seeded {result.customers} customers, {result.plans} plans, {result.installments} installments, "
             f"{result.refunds} refunds; {result.overdue_installments} installments overdue, "
