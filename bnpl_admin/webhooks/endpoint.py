@@ -22,6 +22,13 @@ def _error(message: str, status: int) -> JsonResponse:
 def _read_body(request) -> bytes | None:
     """The raw body, or None when it is over the limit (checked before reading it all)."""
     limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("wsgi.input_terminated"):
+        # A chunked body has no Content-Length, so Django's request stream reads it as empty; the
+        # server (gunicorn) has de-chunked wsgi.input and marks it as ending where the body ends.
+        stream, body = request.META["wsgi.input"], b""
+        while len(body) <= limit and (chunk := stream.read(limit + 1 - len(body))):
+            body += chunk
+        return None if len(body) > limit else body
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
