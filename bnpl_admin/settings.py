@@ -327,11 +327,11 @@ LOGGING = {
         },
         "json": {"()": "bnpl_admin.staff.logging.RequestJsonFormatter"},
     },
+    "filters": {"without_403_traceback": {"()": "bnpl_admin.staff.logging.WithoutPermissionDeniedTraceback"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
-    "filters": {"without_403_traceback": {"()": "bnpl_admin.staff.logging.WithoutPermissionDeniedTraceback"}},
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
