@@ -14,6 +14,10 @@ seen>` starts the page just after that row (an index range scan: every page as c
 first, and rows inserted meanwhile neither skipped nor repeated), and `next` then carries on the
 same way (`previous` is null).
 
+`?page_size=` is one whole number of at least 1 (more than `max_page_size` gives `max_page_size`
+rows); anything else is refused with a 400, as a malformed `?after=` is, rather than ignored and
+carried into `next`. `?page=` is one whole number too, or the page does not exist (404).
+
 A view may also read those pages itself: `rows_after(after, size)` returning the first `size`
 rows of its queryset (after=None) or the first `size` after the key `after`, as the queryset
 would (the users list reads them by prepared SQL).
@@ -28,7 +32,7 @@ import time
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -100,9 +104,34 @@ class LargeTablePagination(PageNumberPagination):
     after_query_param = "after"
     keyset_field = "customer_id"
     keyset_value = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")  # empty: from the first row
+    whole_number = re.compile(r"[0-9]+")
+
+    def get_page_number(self, request, paginator):
+        """One whole number, or none (the first page); anything else is no page: 404, as DRF
+        answers "abc" or "0" (it took "", "last" and the last of repeated values for pages)."""
+        values = request.query_params.getlist(self.page_query_param)
+        if not values:
+            return 1
+        if len(values) > 1 or not self.whole_number.fullmatch(values[0]):
+            raise NotFound(self.invalid_page_message)
+        return values[0]
+
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        digits = values[0].lstrip("0")
+        if len(values) > 1 or not self.whole_number.fullmatch(values[0]) or not digits:
+            most = self.max_page_size
+            message = f"A whole number of at least 1, given once (more than {most} gives {most} rows)."
+            raise ValidationError({self.page_size_query_param: [message]})
+        if len(digits) > len(str(self.max_page_size)):  # no int() of thousands of digits (Python refuses them)
+            return self.max_page_size
+        return min(int(digits), self.max_page_size)
 
     def paginate_queryset(self, queryset, request, view=None):
-        after = request.query_params.get(self.after_query_param)
+        starts = request.query_params.getlist(self.after_query_param)
+        after = starts[0] if starts else None
         rows_after = getattr(view, "rows_after", None)
         if after is None:
             self.keyset = False
@@ -110,8 +139,9 @@ class LargeTablePagination(PageNumberPagination):
                 first_rows = functools.partial(rows_after, None)
                 self.django_paginator_class = functools.partial(LargeTablePaginator, first_rows=first_rows)
             return super().paginate_queryset(queryset, request, view)
-        if not self.keyset_value.match(after):
+        if len(starts) > 1 or not self.keyset_value.match(after):
             raise ValidationError({self.after_query_param: ["Not a valid key to start after."]})
+        self.get_page_number(request, None)  # not used here, but no more taken in any form than elsewhere
         self.keyset, self.request = True, request
         size = self.get_page_size(request)
         if rows_after is not None:
@@ -133,8 +163,15 @@ class LargeTablePagination(PageNumberPagination):
         return Response({"count": self.total, "next": next_url, "previous": None, "results": data})
 
     def get_schema_operation_parameters(self, view):
+        page, page_size = super().get_schema_operation_parameters(view)
+        page["schema"] = {"type": "integer", "minimum": 1}
+        page_size["schema"] = {"type": "integer", "minimum": 1}
+        page_size["description"] = (
+            f"Rows per page (default {self.page_size}); more than {self.max_page_size} gives {self.max_page_size}."
+        )
         return [
-            *super().get_schema_operation_parameters(view),
+            page,
+            page_size,
             {
                 "name": self.after_query_param,
                 "required": False,

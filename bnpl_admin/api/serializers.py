@@ -4,6 +4,8 @@ import functools
 import operator
 from decimal import Decimal
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bnpl_admin.customers import services as customer_services
@@ -25,15 +27,43 @@ class Money(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+# The amounts a request may carry, as Money takes them: 0.01 to MAX_AMOUNT, at most 2 decimals,
+# ASCII digits, perhaps a "+", leading zeros or whitespace around it.
+AMOUNT_PATTERN = r"^\s*\+?0*(?=[0-9.]*[1-9])(?:[0-9]{1,12}(?:\.[0-9]{0,2})?|\.[0-9]{1,2})\s*$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "example": "166.67"})
+class Amount(Money):
+    """An amount in a request: Money, with a schema that says which strings it takes (the default
+    one, drawn from max_digits, would also take "", "-5" and "0")."""
+
+
+class Text(serializers.CharField):
+    """Text in a request. DRF refuses a NUL anywhere and, unless allow_blank, "" or only whitespace
+    (it trims the text first); the schema says so with minLength 1 and a pattern. DRF's NUL check
+    is replaced by that pattern, which also asks for a character that is not whitespace (Python's
+    \\s is exactly what str.strip takes away, so this refuses nothing the blank check lets by)."""
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("allow_blank", False):
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+        # Blank allowed: drf-spectacular puts "" beside the pattern (oneOf), so the pattern must not take it.
+        pattern = r"\A[^\x00]+\Z" if self.allow_blank else r"\A[^\x00]*[^\x00\s][^\x00]*\Z"
+        no_nul = next(v for v in self.validators if isinstance(v, ProhibitNullCharactersValidator))
+        self.validators = [v for v in self.validators if v is not no_nul]
+        self.validators.append(RegexValidator(pattern, no_nul.message, no_nul.code))
+
+
 # Requests
 
 
 class CustomerCreateSerializer(serializers.Serializer):
-    user_id = serializers.CharField(max_length=64)
-    full_name = serializers.CharField(max_length=200)
-    phone_number = serializers.CharField(max_length=32)
-    passport_number = serializers.CharField(max_length=32)
-    card_number = serializers.CharField(max_length=32)
+    user_id = Text(max_length=64)
+    full_name = Text(max_length=200)
+    phone_number = Text(max_length=32)
+    passport_number = Text(max_length=32)
+    card_number = Text(max_length=32)
     date_of_birth = serializers.DateField()
 
     # The rules are the customer service's; this only puts its refusal on the field.
@@ -72,23 +102,23 @@ class RepaymentSerializer(serializers.Serializer):
 
 
 class PlanCreateSerializer(serializers.Serializer):
-    user_id = serializers.CharField(max_length=64)
-    total_amount = Money()
+    user_id = Text(max_length=64)
+    total_amount = Amount()
     installment_count = serializers.IntegerField(
         min_value=MIN_INSTALLMENTS, max_value=MAX_INSTALLMENTS, required=False, default=3
     )
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    user_id = serializers.CharField(max_length=64)
-    transaction_id = serializers.CharField(max_length=64)
-    amount = Money()
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    user_id = Text(max_length=64)
+    transaction_id = Text(max_length=64)
+    amount = Amount()
+    reason = Text(max_length=500, required=False, allow_blank=True, default="")
     plan_id = serializers.UUIDField(required=False, allow_null=True, default=None)
 
 
 class CancelRefundSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    reason = Text(max_length=300, required=False, allow_blank=True, default="")
 
 
 # Responses

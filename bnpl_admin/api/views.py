@@ -1,7 +1,7 @@
 """JSON API v1: thin views over the same services as the pages; every error is `{"error": ...}`."""
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -30,13 +30,7 @@ from bnpl_admin.refunds.errors import (
 )
 from bnpl_admin.refunds.models import Refund
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Replays return the first response (24 h); another body with the same key → 422; in flight → 409.",
-)
+# Every POST's Idempotency-Key header, and its 409 and 422, are declared by api.schema's hook.
 
 
 def error(message: str, code: int) -> Response:
@@ -92,7 +86,6 @@ class UserList(ListAPIView, ApiView):
 
     @extend_schema(
         request=s.CustomerCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={201: s.CustomerSerializer, **errors(400, 401, 403, 409, 422)},
     )
     def post(self, request):
@@ -145,7 +138,6 @@ class DebtView(ApiView):
 
     @extend_schema(
         request=s.RepaymentSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: s.RepaymentResultSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
     def post(self, request, customer_id):
@@ -186,7 +178,6 @@ class PlanCreate(ApiView):
 
     @extend_schema(
         request=s.PlanCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={201: s.PlanSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
     def post(self, request):
@@ -226,7 +217,6 @@ class RefundCreate(ApiView):
 
     @extend_schema(
         request=s.RefundCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: s.RefundSerializer,
             200: OpenApiResponse(s.RefundSerializer, description="The refund already issued for this transaction"),
@@ -276,7 +266,6 @@ class RefundCancel(ApiView):
 
     @extend_schema(
         request=s.CancelRefundSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: s.RefundSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
     def post(self, request, refund_id):

@@ -4,14 +4,23 @@
 import json
 import re
 
+import jsonschema
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
 from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from bnpl_admin.api import serializers as s
+from bnpl_admin.api.idempotency import KEY
+from bnpl_admin.api.models import IdempotencyKey
 from bnpl_admin.dashboard import health
+from bnpl_admin.plans.models import Plan
 from tests.api.conftest import bearer_client
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +41,14 @@ CONTRACT = {
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 POSTS = sorted(path for path, method in CONTRACT if method == "post")
 AUTHENTICATED = sorted(op for op in CONTRACT if op[0] != "/api/v1/health/")
+REQUESTS = [
+    s.CustomerCreateSerializer,
+    s.RepaymentSerializer,
+    s.PlanCreateSerializer,
+    s.RefundCreateSerializer,
+    s.CancelRefundSerializer,
+]
+AMOUNTISH = r"\s?[+-]?0{0,3}[0-9]{0,14}(\.[0-9]{0,3})?\s?"
 
 
 class TestHealth:
@@ -156,6 +173,86 @@ class TestSchema:
         parameters = schema["paths"][path]["post"].get("parameters", [])
 
         assert any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in parameters)
+
+    @pytest.mark.parametrize("path", POSTS)
+    def test_every_post_declares_the_keys_it_takes_and_the_409_and_422_a_key_can_answer(self, schema, path):
+        operation = schema["paths"][path]["post"]
+        [header] = [p for p in operation["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+
+        assert header["schema"] == {"type": "string", "pattern": f"^{KEY.pattern}$"}
+        assert {"409", "422"} <= set(operation["responses"])
+        assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+    # Any string was documented: "", "é" or 256 characters were schema-valid and refused (a 400).
+    @pytest.mark.parametrize(
+        "key",
+        ["k", "k" * 255, "a b~!", " \tk\t ", "", " ", "\t", "k" * 256, "k\u00e9", "k\x00", "k\x0b", "\x1ck", "a\tb"],
+    )
+    def test_the_idempotency_key_pattern_takes_exactly_the_keys_the_server_takes(self, schema, risk_client, key):
+        [header] = [p for p in schema["paths"]["/api/v1/plans/"]["post"]["parameters"] if p["in"] == "header"]
+        CustomerFactory(customer_id="usr-k")
+
+        response = risk_client.post(
+            "/api/v1/plans/", {"user_id": "usr-k", "total_amount": "90.00"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+
+        taken = re.search(header["schema"]["pattern"], key) is not None
+        assert response.status_code == (201 if taken else 400), response.content
+        assert Plan.objects.exists() == taken
+        assert IdempotencyKey.objects.exists() == taken
+
+    def test_the_user_list_declares_page_and_page_size_as_whole_numbers_of_at_least_one(self, schema):
+        parameters = {p["name"]: p for p in schema["paths"]["/api/v1/users/"]["get"]["parameters"]}
+
+        assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1}
+        # No maximum: a larger page size is taken, and gives 100 rows.
+        assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1}
+        assert "more than 100 gives 100" in parameters["page_size"]["description"]
+
+    @pytest.mark.parametrize("serializer", REQUESTS, ids=lambda serializer: serializer.__name__)
+    def test_every_request_text_the_server_refuses_blank_declares_a_min_length_of_one(self, schema, serializer):
+        component = schema["components"]["schemas"][serializer.__name__.removesuffix("Serializer")]
+
+        for name, field in serializer().fields.items():
+            if isinstance(field, serializers.CharField) and not field.allow_blank:
+                assert component["properties"][name]["minLength"] == 1, name
+                assert "pattern" in component["properties"][name], name
+
+    @pytest.mark.parametrize(
+        ("component", "name"),
+        [
+            ("CustomerCreate", "user_id"),
+            ("CustomerCreate", "full_name"),
+            ("RefundCreate", "transaction_id"),
+            ("RefundCreate", "reason"),
+            ("CancelRefund", "reason"),
+            ("PlanCreate", "total_amount"),
+            ("RefundCreate", "amount"),
+        ],
+    )
+    def test_a_request_text_or_amount_takes_exactly_what_its_schema_takes(self, schema, component, name):
+        """Blank, only whitespace, a NUL: what the server refuses, the schema refuses too, and the
+        other way round (short values: the server trims whitespace before it counts the length)."""
+        field = next(c for c in REQUESTS if c.__name__ == f"{component}Serializer")().fields[name]
+        property_schema = schema["components"]["schemas"][component]["properties"][name]
+        validator = jsonschema.Draft4Validator(property_schema)
+        tricky = st.sampled_from(list(" \t\n\x00\x0b\x1c\x85\xa0\ufeff\u0665\u00e9a01.+-e"))
+
+        @settings(
+            max_examples=300, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
+        @given(st.one_of(st.text(tricky, max_size=8), st.text(max_size=8), st.from_regex(AMOUNTISH, fullmatch=True)))
+        def agree(value):
+            try:
+                field.run_validation(value)
+                server_takes = True
+            except serializers.ValidationError:
+                server_takes = False
+            assert validator.is_valid(value) == server_takes, (value, property_schema)
+
+        agree()
 
     @pytest.mark.parametrize(
         ("path", "method", "statuses"),

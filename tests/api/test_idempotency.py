@@ -193,6 +193,25 @@ class TestReplay:
         assert not Plan.objects.exists()
         assert not IdempotencyKey.objects.exists()
 
+    # Python's strip() took these edges away and the key was used; the schema's pattern refuses them.
+    @pytest.mark.parametrize("key", ["key-1\x0b", "\x0ckey-1", "key-1\xa0", "\x1ckey-1", "k\u00e9y", "key\x00"])
+    def test_a_key_with_a_character_other_than_printable_ascii_is_a_400_and_does_nothing(self, support_client, key):
+        response = post(support_client, "/api/v1/plans/", plan_body(), key=key)
+
+        assert_error(response, 400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+        assert not Plan.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+    def test_spaces_and_tabs_around_a_key_are_not_part_of_it(self, support_client):
+        first = post(support_client, "/api/v1/plans/", plan_body(), key="key-1")
+        again = post(support_client, "/api/v1/plans/", plan_body(), key=" \tkey-1\t ")
+
+        assert first.status_code == 201
+        assert again[REPLAYED] == "true"
+        assert again.json() == first.json()
+        assert Plan.objects.count() == 1
+        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["key-1"]
+
     def test_a_key_of_255_characters_is_accepted(self, support_client):
         key = "k" * 255
 

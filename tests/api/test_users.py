@@ -197,14 +197,40 @@ class TestList:
 
         assert_error(support_client.get("/api/v1/users/", {"page": page}), 404)
 
-    @pytest.mark.parametrize("page_size", ["0", "-5", "abc"])
-    def test_a_meaningless_page_size_falls_back_to_the_default(self, support_client, page_size):
+    # Such a page size used to be ignored (the default page) and carried into `next` as it was.
+    @pytest.mark.parametrize("page_size", ["0", "-5", "abc", "null", "", "000", "5.0", "+5", " 5", "1e2", "\u0665"])
+    @pytest.mark.parametrize("after", [None, ""])
+    def test_a_page_size_that_is_not_a_whole_number_of_at_least_one_is_a_json_400(
+        self, support_client, page_size, after
+    ):
+        CustomerFactory()
+        params = {"page_size": page_size} | ({"after": after} if after is not None else {})
+
+        body = assert_error(support_client.get("/api/v1/users/", params), 400)
+
+        assert body["error"].startswith("page_size: ")
+
+    @pytest.mark.parametrize("query", ["page_size=5&page_size=7", "page_size=5&page_size=5", "after=&after=usr-1"])
+    def test_a_page_size_or_start_given_twice_is_a_json_400(self, support_client, query):
         CustomerFactory()
 
-        response = support_client.get("/api/v1/users/", {"page_size": page_size})
+        assert_error(support_client.get(f"/api/v1/users/?{query}"), 400)
 
-        assert response.status_code == 200
-        assert response.json()["count"] == 1
+    @pytest.mark.parametrize(("page_size", "rows"), [("007", 7), ("100", 100), ("101", 100), ("1" + "0" * 5000, 100)])
+    def test_a_page_size_is_read_as_a_whole_number_and_kept_to_a_hundred(self, support_client, page_size, rows):
+        for n in range(105):
+            CustomerFactory(customer_id=f"usr-{n:03d}")
+
+        body = support_client.get("/api/v1/users/", {"page_size": page_size}).json()
+
+        assert len(body["results"]) == rows
+        assert f"page_size={page_size}" in body["next"]
+
+    @pytest.mark.parametrize("query", ["page=", "page=last", "page=%2B1", "page=1.0", "page=1&page=2", "after=&page=x"])
+    def test_a_page_that_is_not_one_whole_number_is_a_json_404(self, support_client, query):
+        CustomerFactory()
+
+        assert_error(support_client.get(f"/api/v1/users/?{query}"), 404)
 
 
 class TestDetail:
