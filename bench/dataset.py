@@ -128,8 +128,9 @@ def _chunk_rows(args) -> tuple[int, str, str, str, str]:
                 f"{_tsv(paid_at and paid_at.isoformat())}\n"
             )
         plan_created = datetime.datetime.combine(plan_start, NOON_UTC)
+        merchant_id = rng.choice(merchant_ids)
         plans.write(
-            f"{plan_id}\t{number}\t{rng.choice(merchant_ids)}\t{total}\t{count}\t"
+            f"{plan_id}\t{number}\t{merchant_id}\t{total}\t{count}\t"
             f"{'COMPLETED' if all_paid else 'ACTIVE'}\t{plan_start}\t\\N\t{plan_created.isoformat()}\n"
         )
         if rng.random() < REFUND_SHARE:
@@ -143,6 +144,7 @@ def _chunk_rows(args) -> tuple[int, str, str, str, str]:
                             uuid.UUID(int=rng.getrandbits(128), version=4),
                             number,
                             plan_id,
+                            merchant_id,  # a refund on a plan is the plan's merchant's
                             f"txn-{c.customer_id}-{rng.getrandbits(32):08x}",
                             min(total, Decimal(rng.randint(50, 2000) * 1000)),
                             rng.choice(demo.REFUND_REASONS),
@@ -170,7 +172,7 @@ PLAN_COLUMNS = (
 )
 INSTALLMENT_COLUMNS = "id, plan_id, customer_id, number, amount_due, due_date, status, paid_at"
 REFUND_COLUMNS = (
-    "id, customer_id, plan_id, transaction_id, amount, reason, merchant_reference, status, status_detail, "
+    "id, customer_id, plan_id, merchant_id, transaction_id, amount, reason, merchant_reference, status, status_detail, "
     "processed_at, created_by_id, created_at, updated_at"
 )
 

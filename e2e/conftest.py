@@ -48,8 +48,7 @@ def page_problems(page):
     problems = []
 
     def on_response(response):
-        # Chromium may ask for /favicon.ico in the background (the app has none): not the page's fault.
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+        if response.status >= 400:
             problems.append(f"HTTP {response.status} {response.url}")
 
     page.on("response", on_response)

@@ -125,6 +125,8 @@ class RefundFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     plan = None
+    # As issue_refund sets it: the plan's merchant; pass merchant= for a refund without a plan.
+    merchant = factory.LazyAttribute(lambda refund: refund.plan.merchant if refund.plan else None)
     transaction_id = factory.Sequence(lambda n: f"txn-{n:06d}")
     amount = Decimal("100.00")
     reason = "Returned goods"

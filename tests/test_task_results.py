@@ -60,7 +60,7 @@ def run_queued_tasks() -> int:
 def event():
     """A RECEIVED event approving a PENDING refund."""
     shop = merchant_with_secret("shop")
-    refund = RefundFactory(customer=CustomerFactory(), transaction_id="TXN-Q")
+    refund = RefundFactory(customer=CustomerFactory(), transaction_id="TXN-Q", merchant=shop.merchant)
     payload = {"refund_id": refund.transaction_id, "status": "approved", "merchant_reference": "M-1"}
     return receive_event(merchant=shop.merchant, webhook_id=f"msg_{uuid.uuid4().hex}", payload=payload).event
 

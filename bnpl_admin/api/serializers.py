@@ -2,6 +2,7 @@
 
 import functools
 import operator
+import re
 from decimal import Decimal
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
@@ -12,6 +13,9 @@ from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.errors import InvalidCustomer
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
+from bnpl_admin.webhooks.models import Merchant
+
+MERCHANT_CODE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 class Money(serializers.DecimalField):
@@ -101,12 +105,29 @@ class RepaymentSerializer(serializers.Serializer):
     )
 
 
+class MerchantCode(serializers.SlugRelatedField):
+    """An optional merchant, named by its code. A value that cannot be a code (no slug, too long, a
+    NUL that PostgreSQL could not compare) is refused as unknown without a lookup."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"does_not_exist": "No merchant has this code.", "invalid": "Not a code."})
+        super().__init__(
+            slug_field="code", queryset=Merchant.objects.all(), required=False, allow_null=True, default=None, **kwargs
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not MERCHANT_CODE.fullmatch(data):
+            self.fail("does_not_exist")
+        return super().to_internal_value(data)
+
+
 class PlanCreateSerializer(serializers.Serializer):
     user_id = Text(max_length=64)
     total_amount = Amount()
     installment_count = serializers.IntegerField(
         min_value=MIN_INSTALLMENTS, max_value=MAX_INSTALLMENTS, required=False, default=3
     )
+    merchant = MerchantCode()
 
 
 class RefundCreateSerializer(serializers.Serializer):
@@ -115,6 +136,7 @@ class RefundCreateSerializer(serializers.Serializer):
     amount = Amount()
     reason = Text(max_length=500, required=False, allow_blank=True, default="")
     plan_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    merchant = MerchantCode()
 
 
 class CancelRefundSerializer(serializers.Serializer):
@@ -176,6 +198,7 @@ class PlanSerializer(RecordSerializer):
     user_id = serializers.CharField(source="customer.customer_id")
     total_amount = Money()
     installment_count = serializers.IntegerField()
+    merchant = serializers.CharField(source="merchant_code", allow_null=True)
     status = serializers.CharField()
     installments = InstallmentSerializer(many=True, source="installments_in_order")  # see INSTALLMENTS_IN_ORDER
     created_at = serializers.DateTimeField()
@@ -185,6 +208,7 @@ class RefundSerializer(RecordSerializer):
     id = serializers.UUIDField()
     user_id = serializers.CharField(source="customer.customer_id")
     plan_id = serializers.UUIDField(allow_null=True)
+    merchant = serializers.CharField(source="merchant_code", allow_null=True)
     transaction_id = serializers.CharField()
     amount = Money()
     reason = serializers.CharField()

@@ -170,7 +170,7 @@ INSTALLMENTS_IN_ORDER = Prefetch(
 
 
 def _plan_with_installments(plan_id):
-    return Plan.objects.select_related("customer").prefetch_related(INSTALLMENTS_IN_ORDER).get(pk=plan_id)
+    return Plan.objects.select_related("customer", "merchant").prefetch_related(INSTALLMENTS_IN_ORDER).get(pk=plan_id)
 
 
 class PlanCreate(ApiView):
@@ -192,6 +192,7 @@ class PlanCreate(ApiView):
                 customer_id=fields["user_id"],
                 total_amount=fields["total_amount"],
                 installment_count=fields["installment_count"],
+                merchant=fields["merchant"],
                 actor=Actor.from_request(request),
             )
         except REFUSALS as exc:
@@ -237,6 +238,7 @@ class RefundCreate(ApiView):
                 amount=fields["amount"],
                 reason=fields["reason"],
                 plan_id=fields["plan_id"],
+                merchant=fields["merchant"],
                 actor=Actor.from_request(request),
             )
         except REFUSALS as exc:
@@ -246,7 +248,7 @@ class RefundCreate(ApiView):
 
 
 def _refund(refund_id):
-    return Refund.objects.select_related("customer").get(pk=refund_id)
+    return Refund.objects.select_related("customer", "merchant").get(pk=refund_id)
 
 
 class RefundDetail(ApiView):

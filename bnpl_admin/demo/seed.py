@@ -351,6 +351,7 @@ def _refund(rng, customer, plan, now) -> Refund:
         id=uuid.UUID(int=rng.getrandbits(128), version=4),
         customer=customer,
         plan=plan,
+        merchant=plan.merchant,
         transaction_id=f"txn-{customer.customer_id}-{rng.getrandbits(32):08x}",
         amount=amount,
         reason=rng.choice(REFUND_REASONS),

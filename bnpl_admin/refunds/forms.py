@@ -4,6 +4,7 @@ from django import forms
 
 from bnpl_admin.money import MAX_AMOUNT
 from bnpl_admin.plans.forms import MoneyField, OneTimeTokenField
+from bnpl_admin.webhooks.models import Merchant
 
 
 class RefundForm(forms.Form):
@@ -19,14 +20,22 @@ class RefundForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     plan = forms.ChoiceField(label="Plan", required=False)
+    merchant = forms.ModelChoiceField(
+        label="Merchant",
+        queryset=Merchant.objects.order_by("name"),
+        to_field_name="code",
+        required=False,
+        empty_label="None",
+        help_text="Only this merchant's webhook can approve or reject the refund. "
+        "A refund on a plan is the plan's merchant's: leave this empty or choose that one.",
+    )
     reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     token = OneTimeTokenField()
 
     def __init__(self, *args, plans=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"].choices = [("", "No plan")] + [
-            (str(plan.pk), f"{plan.created_at:%Y-%m-%d} · {plan.total_amount} · {plan.get_status_display()}")
-            for plan in plans
+            (str(plan.pk), " · ".join(_plan_label(plan))) for plan in plans
         ]
 
     def clean_transaction_id(self):
@@ -34,6 +43,11 @@ class RefundForm(forms.Form):
         if not value:
             raise forms.ValidationError("A transaction ID is required.")
         return value
+
+
+def _plan_label(plan) -> list[str]:
+    label = [f"{plan.created_at:%Y-%m-%d}", str(plan.total_amount), plan.get_status_display()]
+    return [*label, plan.merchant.name] if plan.merchant_id else label
 
 
 class CancelRefundForm(forms.Form):

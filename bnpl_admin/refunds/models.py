@@ -15,6 +15,11 @@ class Refund(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="refunds")
     plan = models.ForeignKey("plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")
+    # The merchant whose webhook may move this refund: the plan's, or the one named for a refund
+    # without a plan; none means no merchant may.
+    merchant = models.ForeignKey(
+        "webhooks.Merchant", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
     transaction_id = models.CharField(max_length=64, unique=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     reason = models.CharField(max_length=500, blank=True, default="")
@@ -45,6 +50,10 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.transaction_id} {self.amount} ({self.status})"
+
+    @property
+    def merchant_code(self) -> str | None:
+        return self.merchant.code if self.merchant_id else None
 
     @property
     def is_terminal(self) -> bool:

@@ -59,7 +59,7 @@ _TAKEN = PreparedQuery(
 def _existing(transaction_id: str, *, customer_id: str, amount: Decimal) -> IssuedRefund | None:
     if not _TAKEN.rows(transaction_id):
         return None
-    refund = Refund.objects.select_related("customer").filter(transaction_id=transaction_id).first()
+    refund = Refund.objects.select_related("customer", "merchant").filter(transaction_id=transaction_id).first()
     if refund is None:  # deleted in between: as good as never there
         return None
     if not _same_request(refund, customer_id=customer_id, amount=amount):
@@ -75,6 +75,7 @@ def issue_refund(
     actor: Actor,
     reason: str = "",
     plan_id=None,
+    merchant=None,
     merchant_reference: str = "",
 ) -> IssuedRefund:
     """Issue a PENDING refund, exactly once per transaction id (rule 4).
@@ -83,7 +84,9 @@ def issue_refund(
     (`created=False`); with another customer or amount it raises RefundConflict. Concurrent
     identical calls create one refund: the unique index decides, the losers read the winner.
     With a plan, the amount may not exceed the plan total less its refunds not REJECTED; the plan
-    row is locked so two refunds cannot both pass that check.
+    row is locked so two refunds cannot both pass that check. The refund's merchant (the only one
+    whose webhook may move it) is the plan's; `merchant` names it for a refund without a plan, and
+    naming another than the plan's is refused.
     """
     transaction_id = (transaction_id or "").strip()
     if not transaction_id:
@@ -114,6 +117,7 @@ def issue_refund(
                 amount=amount,
                 reason=reason,
                 plan_id=plan_id,
+                merchant=merchant,
                 merchant_reference=merchant_reference or "",
                 actor=actor,
             )
@@ -125,7 +129,9 @@ def issue_refund(
     return IssuedRefund(refund=refund, created=True)
 
 
-def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merchant_reference, actor) -> Refund:
+def _create_refund(
+    *, customer_id, transaction_id, amount, reason, plan_id, merchant, merchant_reference, actor
+) -> Refund:
     try:
         customer = Customer.objects.get(customer_id=customer_id)
     except Customer.DoesNotExist:
@@ -133,7 +139,11 @@ def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merc
     plan = None
     if plan_id:
         try:
-            plan = Plan.objects.select_for_update().get(pk=uuid.UUID(str(plan_id)), customer=customer)
+            plan = (
+                Plan.objects.select_for_update(of=("self",))
+                .select_related("merchant")
+                .get(pk=uuid.UUID(str(plan_id)), customer=customer)
+            )
         except (ValueError, Plan.DoesNotExist):
             raise InvalidRefund(f"Plan {plan_id} not found for user {customer_id}") from None
         already = plan.refunds.exclude(status=Refund.Status.REJECTED).aggregate(total=Sum("amount"))["total"] or 0
@@ -142,9 +152,15 @@ def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merc
             raise RefundLimitExceeded(
                 f"Refund amount {amount} exceeds what plan {plan.pk} still allows ({refundable:.2f})"
             )
+        if merchant is not None and merchant.pk != plan.merchant_id:
+            raise InvalidRefund(
+                f"Plan {plan.pk} is merchant {plan.merchant_code or '(none)'}'s; its refund cannot name {merchant.code}"
+            )
+        merchant = plan.merchant
     refund = Refund.objects.create(
         customer=customer,
         plan=plan,
+        merchant=merchant,
         transaction_id=transaction_id,
         amount=amount,
         reason=reason,
@@ -157,14 +173,19 @@ def _create_refund(*, customer_id, transaction_id, amount, reason, plan_id, merc
         target_type="refund",
         target_id=refund.pk,
         customer_ref=customer_id,
-        data={"transaction_id": transaction_id, "amount": str(amount), "plan_id": str(plan.pk) if plan else None},
+        data={
+            "transaction_id": transaction_id,
+            "amount": str(amount),
+            "plan_id": str(plan.pk) if plan else None,
+            "merchant": merchant.code if merchant else None,
+        },
     )
     return refund
 
 
 def lock_refund(refund_ref) -> Refund:
     """The refund by UUID or transaction id, locked (its row only) until the transaction ends."""
-    refunds = Refund.objects.select_for_update(of=("self",)).select_related("customer", "plan")
+    refunds = Refund.objects.select_for_update(of=("self",)).select_related("customer", "plan", "merchant")
     try:
         return refunds.get(pk=uuid.UUID(str(refund_ref)))
     except (ValueError, Refund.DoesNotExist):
@@ -240,13 +261,13 @@ def apply_merchant_status(
 
     A terminal refund never changes, and a move the state machine forbids (a late or out-of-order
     event) is not applied: `applied=False` with the reason. Raises RefundNotFound for an unknown
-    refund, or for a refund on another merchant's plan when `merchant` is given (without saying
-    that it exists), and ValueError for a status outside the webhook vocabulary.
+    refund, or, when `merchant` is given, for a refund that is not that merchant's (another's, or
+    no merchant's) without saying that it exists, and ValueError for a status outside the webhook vocabulary.
     """
     if status not in MERCHANT_STATUSES:
         raise ValueError(f"Invalid status: {status}")
     refund = lock_refund(refund_ref)
-    if merchant is not None and refund.plan is not None and refund.plan.merchant_id not in (None, merchant.pk):
+    if merchant is not None and refund.merchant_id != merchant.pk:
         raise RefundNotFound(f"Refund {refund_ref} not found")
     target = MERCHANT_STATUSES[status]
     if refund.status == target:

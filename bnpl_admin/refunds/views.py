@@ -18,7 +18,7 @@ from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 def issue_refund(request, customer_id):
     """Step 1 shows the form; step 2 (`step=review`) asks for confirmation; step 3 issues it once."""
     customer = customer_or_404(customer_id)
-    plans = list(customer.plans.order_by("-created_at"))
+    plans = list(customer.plans.select_related("merchant").order_by("-created_at"))
     initial = {"token": new_token(), "plan": request.GET.get("plan", "")}
     form = RefundForm(request.POST or None, plans=plans, initial=initial)
     step = request.POST.get("step", "form")
@@ -37,6 +37,7 @@ def issue_refund(request, customer_id):
                     amount=data["amount"],
                     reason=data["reason"],
                     plan_id=data["plan"] or None,
+                    merchant=data["merchant"],
                     actor=Actor.from_request(request),
                 )
                 outcome["created"] = issued.created

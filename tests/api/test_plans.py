@@ -11,12 +11,21 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import add_months
 from tests.api.conftest import assert_error, assert_iso_date, assert_iso_datetime, assert_money
-from tests.factories import CustomerFactory, PlanFactory
+from tests.factories import CustomerFactory, MerchantFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
 
 DEBT_MESSAGE = "Users with DEBT_USER status cannot create new BNPL plans"
-PLAN_FIELDS = {"id", "user_id", "total_amount", "installment_count", "status", "installments", "created_at"}
+PLAN_FIELDS = {
+    "id",
+    "user_id",
+    "total_amount",
+    "installment_count",
+    "merchant",
+    "status",
+    "installments",
+    "created_at",
+}
 INSTALLMENT_FIELDS = {"id", "number", "amount_due", "due_date", "status", "paid_at"}
 
 
@@ -172,6 +181,28 @@ class TestCreate:
 
     def test_a_missing_total_amount_is_a_400(self, support_client, customer):
         assert_error(support_client.post("/api/v1/plans/", {"user_id": "usr-plan"}, format="json"), 400)
+        assert not Plan.objects.exists()
+
+    def test_a_plan_may_name_its_merchant_and_shows_it(self, support_client, customer):
+        shop = MerchantFactory(code="shop")
+
+        response = create(support_client, user_id="usr-plan", total_amount="500.00", merchant="shop")
+
+        assert response.status_code == 201, response.content
+        assert response.json()["merchant"] == "shop"
+        assert Plan.objects.get().merchant == shop
+        assert support_client.get(f"/api/v1/plans/{response.json()['id']}/").json()["merchant"] == "shop"
+
+    def test_a_plan_without_a_merchant_shows_null(self, support_client, customer):
+        response = create(support_client, user_id="usr-plan", total_amount="500.00")
+
+        assert response.json()["merchant"] is None
+        assert Plan.objects.get().merchant is None
+
+    def test_an_unknown_merchant_is_a_400_and_no_plan_is_created(self, support_client, customer):
+        body = assert_error(create(support_client, user_id="usr-plan", total_amount="500.00", merchant="nobody"), 400)
+
+        assert "merchant" in body["error"]
         assert not Plan.objects.exists()
 
     def test_a_body_that_is_not_json_is_a_400(self, support_client, customer):

@@ -9,7 +9,7 @@ import pytest
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.refunds.models import Refund
 from tests.api.conftest import assert_error, assert_iso_datetime, assert_money
-from tests.factories import CustomerFactory, PlanFactory, RefundFactory
+from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,7 @@ REFUND_FIELDS = {
     "id",
     "user_id",
     "plan_id",
+    "merchant",
     "transaction_id",
     "amount",
     "reason",
@@ -51,6 +52,7 @@ class TestIssue:
             "id": str(refund.pk),
             "user_id": "usr-r",
             "plan_id": None,
+            "merchant": None,
             "transaction_id": "txn-1",
             "amount": "150.00",
             "reason": "Damaged on arrival",
@@ -130,6 +132,62 @@ class TestIssue:
     def test_an_unknown_plan_is_a_400(self, support_client, customer):
         assert_error(issue(support_client, plan_id=str(uuid.uuid4()), amount="10.00"), 400)
         assert not Refund.objects.exists()
+
+    def test_a_refund_without_a_plan_takes_the_merchant_it_names(self, support_client, customer):
+        shop = MerchantFactory(code="shop")
+
+        response = issue(support_client, merchant="shop")
+
+        assert response.status_code == 201, response.content
+        assert response.json()["merchant"] == "shop"
+        assert Refund.objects.get().merchant == shop
+        assert AuditEvent.objects.get(action="refund.issued").data["merchant"] == "shop"
+
+    def test_a_refund_on_a_plan_takes_the_plans_merchant(self, support_client, customer):
+        plan = PlanFactory(customer=customer, merchant=MerchantFactory(code="shop"))
+
+        response = issue(support_client, plan_id=str(plan.pk), amount="10.00")
+
+        assert response.status_code == 201, response.content
+        assert response.json()["merchant"] == "shop"
+        assert Refund.objects.get().merchant == plan.merchant
+
+    def test_a_refund_on_a_plan_may_name_the_plans_own_merchant(self, support_client, customer):
+        plan = PlanFactory(customer=customer, merchant=MerchantFactory(code="shop"))
+
+        response = issue(support_client, plan_id=str(plan.pk), amount="10.00", merchant="shop")
+
+        assert response.status_code == 201, response.content
+        assert Refund.objects.get().merchant == plan.merchant
+
+    @pytest.mark.parametrize("plan_merchant", ["shop", None])
+    def test_a_refund_on_a_plan_naming_another_merchant_is_a_400_and_creates_nothing(
+        self, support_client, customer, plan_merchant
+    ):
+        plan = PlanFactory(customer=customer, merchant=MerchantFactory(code=plan_merchant) if plan_merchant else None)
+        MerchantFactory(code="rival")
+
+        body = assert_error(issue(support_client, plan_id=str(plan.pk), amount="10.00", merchant="rival"), 400)
+
+        assert "rival" in body["error"]
+        assert not Refund.objects.exists()
+
+    @pytest.mark.parametrize("code", ["nobody", "a" * 65, "bad code", 7, ["shop"]])
+    def test_a_merchant_that_does_not_exist_is_a_400_and_creates_nothing(self, support_client, customer, code):
+        MerchantFactory(code="shop")
+
+        body = assert_error(issue(support_client, merchant=code), 400)
+
+        assert "merchant" in body["error"]
+        assert not Refund.objects.exists()
+
+    @pytest.mark.parametrize("none", [None, ""])
+    def test_a_refund_without_a_plan_or_merchant_has_no_merchant(self, support_client, customer, none):
+        response = issue(support_client, merchant=none)
+
+        assert response.status_code == 201, response.content
+        assert response.json()["merchant"] is None
+        assert Refund.objects.get().merchant is None
 
     @pytest.mark.parametrize(
         ("field", "value"),

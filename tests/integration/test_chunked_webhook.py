@@ -63,8 +63,8 @@ def terminated_request(body: bytes, headers: dict) -> WSGIRequest:
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [200, LIMIT])
 def test_a_chunked_body_up_to_64_kib_is_read_from_the_terminated_input(size):
-    RefundFactory(transaction_id="TXN-CHUNKED")
     shop = merchant_with_secret("shop")
+    RefundFactory(transaction_id="TXN-CHUNKED", merchant=shop.merchant)
     body, headers = sign(shop, payload_of_size(size), webhook_id="msg_chunked")
     assert len(body) == size
 
@@ -167,8 +167,9 @@ def gunicorn(transactional_db, tmp_path):
 
 @pytest.fixture
 def shop(transactional_db):
-    RefundFactory(transaction_id="TXN-CHUNKED")
-    return merchant_with_secret("shop")
+    shop = merchant_with_secret("shop")
+    RefundFactory(transaction_id="TXN-CHUNKED", merchant=shop.merchant)
+    return shop
 
 
 @pytest.mark.postgres

@@ -191,7 +191,8 @@ def build_batch(alpha: SignedMerchant, beta: SignedMerchant, *, seed: int) -> Ba
     for index in range(200):
         plan = beta_plans[index % 3] if 120 <= index < 135 else None
         customer = plan.customer if plan else customers[index % 20]
-        refunds.append(RefundFactory(customer=customer, plan=plan, amount=Decimal("10.00")))
+        merchant = beta.merchant if plan else alpha.merchant  # alpha's refunds carry no plan
+        refunds.append(RefundFactory(customer=customer, plan=plan, merchant=merchant, amount=Decimal("10.00")))
     batch = Batch(final={refund.pk: Refund.Status.PENDING for refund in refunds})
 
     def ref(index):  # half by UUID, half by transaction id

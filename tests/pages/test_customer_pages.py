@@ -15,7 +15,7 @@ from bnpl_admin.plans.models import Installment
 from bnpl_admin.plans.schedule import add_months
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
-from tests.factories import CustomerFactory, PlanFactory, RefundFactory
+from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, RefundFactory
 from tests.pages import (
     HTMX,
     assert_fragment,
@@ -426,6 +426,26 @@ def test_an_api_request_django_refuses_as_suspicious_is_json(support_client, db)
 
     assert response.status_code == 400
     assert response.json() == {"error": "Bad request"}
+
+
+def test_each_refund_shows_its_merchant_without_a_query_per_refund(support_client, aziz):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    shop = MerchantFactory(code="shop", name="Shop Ltd")
+    with_merchant = RefundFactory(customer=aziz, merchant=shop)
+    without = RefundFactory(customer=aziz)
+    support_client.get("/customers/usr-001/")  # the session and caches warm
+    with CaptureQueriesContext(connection) as two_refunds:
+        response = support_client.get("/customers/usr-001/")
+    RefundFactory.create_batch(3, customer=aziz, merchant=MerchantFactory())
+    with CaptureQueriesContext(connection) as five_refunds:
+        support_client.get("/customers/usr-001/")
+
+    rows = rows_by_id(response)
+    assert rows[f"refund-{with_merchant.pk}"][4] == "Shop Ltd"
+    assert rows[f"refund-{without.pk}"][4] == "—"
+    assert len(five_refunds) == len(two_refunds)
 
 
 def test_support_sees_plan_and_refund_actions_but_no_reveal_or_status_override(support_client, aziz):

@@ -1,5 +1,6 @@
 """Issuing a refund (form, review, confirm: exactly once) and cancelling a PENDING one, through HTTP."""
 
+import re
 import uuid
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ import pytest
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.models import FormSubmission
-from tests.factories import CustomerFactory, PlanFactory, RefundFactory
+from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, RefundFactory
 from tests.pages import (
     assert_refused,
     fact,
@@ -110,7 +111,8 @@ def test_the_refund_form_lists_the_customers_plans_and_carries_a_token(support_c
     assert token_of(response)
     assert '<option value="" selected>No plan</option>' in html
     assert f'<option value="{plan.pk}">' in html
-    assert html.count("<option value=") == 2
+    plan_choices = re.search(r'<select name="plan".*?</select>', html, re.S).group(0)
+    assert plan_choices.count("<option value=") == 2
 
 
 def test_a_plan_in_the_query_string_is_preselected(support_client, plan):
@@ -258,6 +260,57 @@ def test_a_plan_of_another_customer_is_refused(support_client, aziz):
     foreign = PlanFactory()
 
     response = issue(support_client, plan=str(foreign.pk))
+
+    assert response.status_code == 200
+    assert 'class="field-error"' in html_of(response)
+    assert not Refund.objects.exists()
+
+
+def test_the_refund_form_offers_every_merchant_and_none(support_client, aziz):
+    MerchantFactory(code="shop", name="Shop Ltd")
+    MerchantFactory(code="bazaar", name="Bazaar")
+
+    html = html_of(support_client.get(ISSUE_URL))
+
+    choices = re.search(r'<select name="merchant".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', choices) == ["", "bazaar", "shop"]
+
+
+def test_a_refund_without_a_plan_is_issued_for_the_merchant_chosen(support_client, aziz):
+    shop = MerchantFactory(code="shop", name="Shop Ltd")
+
+    review = issue(support_client, step="review", merchant="shop")
+    assert fact(review, "Merchant") == "Shop Ltd"
+    assert 'name="merchant" value="shop"' in html_of(review)
+
+    issue(support_client, merchant="shop")
+    assert Refund.objects.get().merchant == shop
+
+
+def test_a_refund_on_a_plan_is_issued_for_the_plans_merchant(support_client, aziz):
+    plan = PlanFactory(customer=aziz, merchant=MerchantFactory(code="shop", name="Shop Ltd"))
+
+    assert fact(issue(support_client, step="review", plan=str(plan.pk)), "Merchant") == "Shop Ltd"
+    issue(support_client, plan=str(plan.pk))
+
+    assert Refund.objects.get().merchant == plan.merchant
+
+
+def test_a_refund_on_a_plan_naming_another_merchant_is_refused_and_creates_nothing(support_client, aziz):
+    plan = PlanFactory(customer=aziz, merchant=MerchantFactory(code="shop"))
+    MerchantFactory(code="rival", name="Rival")
+
+    review = issue(support_client, step="review", plan=str(plan.pk), merchant="rival")
+    assert fact(review, "Merchant") == "Rival"  # what the agent chose, not silently replaced
+    response = issue(support_client, plan=str(plan.pk), merchant="rival")
+
+    assert response.status_code == 200
+    assert "its refund cannot name rival" in html_of(response)
+    assert not Refund.objects.exists()
+
+
+def test_an_unknown_merchant_is_a_form_error(support_client, aziz):
+    response = issue(support_client, merchant="nobody")
 
     assert response.status_code == 200
     assert 'class="field-error"' in html_of(response)

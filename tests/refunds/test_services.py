@@ -64,7 +64,7 @@ class TestIssueRefund:
             str(refund.pk),
             customer.customer_id,
         )
-        assert event.data == {"transaction_id": "txn-1", "amount": "150.00", "plan_id": None}
+        assert event.data == {"transaction_id": "txn-1", "amount": "150.00", "plan_id": None, "merchant": None}
 
     def test_the_same_request_again_returns_the_existing_refund(self, actor, customer, audit_events):
         first = issue_refund(customer_id=customer.customer_id, transaction_id="txn-1", amount="150.00", actor=actor)

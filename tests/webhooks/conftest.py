@@ -22,10 +22,13 @@ def other_shop(db):
 
 
 @pytest.fixture
-def refund(db):
-    """A PENDING refund of usr-wh-1, transaction TXN-1, not tied to any plan."""
+def refund(shop):
+    """A PENDING refund of usr-wh-1, transaction TXN-1, not tied to any plan, issued for "shop"."""
     return RefundFactory(
-        customer=CustomerFactory(customer_id="usr-wh-1"), transaction_id="TXN-1", amount=Decimal("120.00")
+        customer=CustomerFactory(customer_id="usr-wh-1"),
+        transaction_id="TXN-1",
+        amount=Decimal("120.00"),
+        merchant=shop.merchant,
     )
 
 

@@ -137,7 +137,7 @@ def test_a_grace_that_is_not_a_time_to_come_is_refused(shop, hours):
 @pytest.mark.django_db(transaction=True)
 def test_send_test_webhook_posts_a_signed_webhook_to_a_running_server(live_server):
     shop = merchant_with_secret("shop")
-    refund = RefundFactory(transaction_id="TXN-LIVE")
+    refund = RefundFactory(transaction_id="TXN-LIVE", merchant=shop.merchant)
     url = f"{live_server.url}/webhook/refund-status/"
 
     lines = run("send_test_webhook", "shop", "TXN-LIVE", "approved", "--url", url, "--webhook-id", "msg_live")

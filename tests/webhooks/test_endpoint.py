@@ -565,7 +565,7 @@ def test_the_same_webhook_id_from_another_merchant_is_a_new_event(client, shop, 
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_deliveries_of_one_webhook_store_and_queue_one_event():
     shop = merchant_with_secret("shop")
-    RefundFactory(transaction_id="TXN-1")
+    RefundFactory(transaction_id="TXN-1", merchant=shop.merchant)
     body, headers = sign(shop, APPROVE, webhook_id="msg_race")
     barrier = threading.Barrier(8)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.refunds.models import Refund
 from bnpl_admin.webhooks import services
 from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.services import process_event, receive_event, rotate_secret
@@ -40,10 +41,16 @@ def receive(shop, refund_ref, status, webhook_id, *, process=True) -> WebhookEve
 
 @pytest.fixture
 def events(shop, other_shop, refund, monkeypatch):
-    """One event in each status; shop sent four of them, other-shop one."""
+    """One event in each status; shop sent four of them, other-shop one (late, on its own refund)."""
+    RefundFactory(
+        transaction_id="TXN-O1",
+        merchant=other_shop.merchant,
+        status=Refund.Status.APPROVED,
+        processed_at=timezone.now(),
+    )
     processed = receive(shop, "TXN-1", "approved", "msg_processed")
     unmatched = receive(shop, "TXN-NOPE", "approved", "msg_unmatched")
-    ignored = receive(other_shop, "TXN-1", "processing", "msg_ignored")
+    ignored = receive(other_shop, "TXN-O1", "processing", "msg_ignored")
     with monkeypatch.context() as patch:
         patch.setattr(services, "apply_merchant_status", _explode)
         failed = receive(shop, "TXN-2", "rejected", "msg_failed")
@@ -113,7 +120,8 @@ def test_the_list_shows_every_event_newest_first(support_client, events):
         ("merchant=shop", ["msg_received", "msg_failed", "msg_unmatched", "msg_processed"]),
         ("status=FAILED", ["msg_failed"]),
         ("status=UNMATCHED", ["msg_unmatched"]),
-        ("refund=TXN-1", ["msg_ignored", "msg_processed"]),
+        ("refund=TXN-1", ["msg_processed"]),
+        ("refund=TXN-O1", ["msg_ignored"]),
         ("merchant=shop&refund=TXN-1", ["msg_processed"]),
         ("merchant=shop&status=IGNORED", []),
     ],
@@ -200,7 +208,7 @@ def test_support_gets_no_reprocess_button(support_client, events):
 
 def test_risk_reprocesses_a_failed_event(risk_client, events, run_tasks_inline, django_capture_on_commit_callbacks):
     failed = events["failed"]
-    refund = RefundFactory(transaction_id="TXN-2")
+    refund = RefundFactory(transaction_id="TXN-2", merchant=events["failed"].merchant)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = risk_client.post(reprocess_url(failed), follow=True)
@@ -321,7 +329,7 @@ def test_the_merchants_page_lists_recent_events(risk_client, events):
     shop_card = merchant_card(response, "shop")
     assert "TXN-NOPE → approved" in shop_card
     assert f'href="{detail_url(events["failed"])}"' in html_of(response)
-    assert "TXN-1 → processing Ignored" in merchant_card(response, "other-shop")
+    assert "TXN-O1 → processing Ignored" in merchant_card(response, "other-shop")
 
 
 def test_a_merchant_without_events_says_so(risk_client, db):

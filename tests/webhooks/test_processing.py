@@ -21,7 +21,7 @@ from bnpl_admin.webhooks import services
 from bnpl_admin.webhooks.models import WebhookEvent
 from bnpl_admin.webhooks.services import NotReprocessable, process_event, receive_event, reprocess_event
 from tasks import webhooks as webhook_tasks
-from tests.factories import PlanFactory, RefundFactory
+from tests.factories import CustomerFactory, PlanFactory, RefundFactory
 from tests.webhooks import merchant_with_secret, send
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def queued(monkeypatch):
     ],
 )
 def test_every_legal_move_is_applied(shop, start, reported, end, audit_events):
-    refund = RefundFactory(status=start)
+    refund = RefundFactory(status=start, merchant=shop.merchant)
 
     event = run(receive(shop, refund.transaction_id, reported, reference="M-42"))
 
@@ -132,7 +132,7 @@ def test_the_refund_is_found_by_uuid_or_transaction_id(shop, refund, by):
 
 def test_a_transaction_id_that_looks_like_a_uuid_still_finds_its_refund(shop):
     lookalike = str(uuid.uuid4())
-    refund = RefundFactory(transaction_id=lookalike)
+    refund = RefundFactory(transaction_id=lookalike, merchant=shop.merchant)
 
     event = run(receive(shop, lookalike, "approved"))
 
@@ -157,7 +157,9 @@ def test_a_transaction_id_that_looks_like_a_uuid_still_finds_its_refund(shop):
     ],
 )
 def test_every_forbidden_move_is_ignored_with_its_reason(shop, start, reported, reason, audit_events):
-    refund = RefundFactory(status=start, processed_at=timezone.now() if start in TERMINAL else None)
+    refund = RefundFactory(
+        status=start, processed_at=timezone.now() if start in TERMINAL else None, merchant=shop.merchant
+    )
     before = snapshot(refund)
 
     event = run(receive(shop, refund.transaction_id, reported))
@@ -220,6 +222,42 @@ def test_a_refund_on_the_merchants_own_plan_is_updated(shop):
     assert (event.status, event.refund) == ("PROCESSED", refund)
 
 
+def test_a_refund_without_a_plan_issued_for_another_merchant_is_unmatched_and_unchanged(shop, other_shop):
+    refund = RefundFactory(transaction_id="TXN-OTHER", merchant=other_shop.merchant)
+    before = snapshot(refund)
+
+    event = run(receive(shop, "TXN-OTHER", "approved"))
+
+    assert (event.status, event.refund) == ("UNMATCHED", None)
+    assert event.detail == "No refund TXN-OTHER for this merchant"
+    assert snapshot(refund) == before
+
+
+@pytest.mark.parametrize("on_a_plan", [False, True], ids=["no plan", "plan without merchant"])
+def test_a_refund_with_no_merchant_is_moved_by_no_merchant(shop, other_shop, on_a_plan):
+    plan = PlanFactory(merchant=None) if on_a_plan else None
+    refund = RefundFactory(
+        customer=plan.customer if plan else CustomerFactory(), plan=plan, transaction_id="TXN-NOBODY"
+    )
+    assert refund.merchant is None
+    before = snapshot(refund)
+
+    events = [run(receive(merchant, "TXN-NOBODY", "approved")) for merchant in (shop, other_shop)]
+
+    assert [(event.status, event.refund) for event in events] == [("UNMATCHED", None)] * 2
+    assert snapshot(refund) == before
+
+
+def test_a_refund_without_a_plan_issued_for_the_merchant_is_updated(shop, refund):
+    assert refund.plan is None and refund.merchant == shop.merchant
+
+    event = run(receive(shop, refund.transaction_id, "approved"))
+
+    assert (event.status, event.refund) == ("PROCESSED", refund)
+    refund.refresh_from_db()
+    assert refund.status == APPROVED
+
+
 # --- exactly once ------------------------------------------------------------------------------
 
 
@@ -275,7 +313,7 @@ def test_the_task_function_processes_the_event_and_returns_its_status(shop, refu
 @pytest.mark.django_db(transaction=True)
 def test_workers_racing_on_one_refund_apply_each_event_once_and_one_final_status():
     shop = merchant_with_secret("shop")
-    refund = RefundFactory(transaction_id="TXN-RACE")
+    refund = RefundFactory(transaction_id="TXN-RACE", merchant=shop.merchant)
     approved = receive(shop, "TXN-RACE", "approved")
     rejected = receive(shop, "TXN-RACE", "rejected")
     calls = [approved.pk, approved.pk, approved.pk, rejected.pk, rejected.pk, rejected.pk]
@@ -393,7 +431,7 @@ def test_a_failed_event_can_be_reprocessed(shop, refund, monkeypatch, queued, dj
 def test_an_unmatched_event_applies_once_the_refund_exists(shop, queued, django_capture_on_commit_callbacks):
     event = run(receive(shop, "TXN-LATE", "rejected"))
     assert event.status == "UNMATCHED"
-    refund = RefundFactory(transaction_id="TXN-LATE")
+    refund = RefundFactory(transaction_id="TXN-LATE", merchant=shop.merchant)
 
     with django_capture_on_commit_callbacks(execute=True):
         reprocess_event(event_id=event.pk, actor=STAFF)
