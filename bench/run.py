@@ -5,7 +5,7 @@
     python bench/run.py --only overdue,reads --customers 20000
     python bench/run.py --reuse --only ceiling  # Django alone on this machine (bench/ceiling)
 
-Everything runs against the PostgreSQL database `bnpl_bench` (DATABASE_URL overrides it) with
+Everything runs against the PostgreSQL database `bnpl_bench` (BENCH_DB_NAME overrides it) with
 production settings (DEBUG=0) over plain HTTP on 127.0.0.1; the table also goes to
 bench/RESULTS.md with the command, the data sizes and the machine.
 
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432"
-DB_NAME = "bnpl_bench"
+# BENCH_DB_NAME keeps a second data set beside the first (e.g. 10,000 customers to compare with 1,000,000).
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bnpl_bench")
 # Fixed, benchmark-only key: the data set is encrypted with it and reused across runs.
 BENCH_FIELD_KEY = "YmVuY2gtb25seS1maWVsZC1rZXktMzItYnl0ZXMhISE="
 
