@@ -24,7 +24,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption
-from bnpl_admin.prepared import PreparedQuery, every_column
 from bnpl_admin.refunds.errors import RefundNotFound
 from bnpl_admin.refunds.services import MERCHANT_STATUSES, apply_merchant_status
 from bnpl_admin.text import storable
@@ -143,12 +142,6 @@ def reencrypt_merchant_secrets() -> int:
 # Receiving
 
 
-# The merchant of every webhook request (codes are unique): read with SQL prepared once per process.
-_ACTIVE_MERCHANT = PreparedQuery(
-    lambda code: Merchant.objects.filter(code=code, is_active=True).values_list(*every_column(Merchant)), values=1
-)
-
-
 def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
     """The active merchant whose secret signed `body` (Standard Webhooks), or InvalidSignature.
 
@@ -159,7 +152,7 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
         raise InvalidSignature("Missing X-Merchant-Id header")
     if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
         raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature header")
-    merchant = _ACTIVE_MERCHANT.one(merchant_code) if storable(merchant_code) else None
+    merchant = Merchant.objects.filter(code=merchant_code, is_active=True).first() if storable(merchant_code) else None
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
     # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.
