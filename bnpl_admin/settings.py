@@ -161,18 +161,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # A persistent connection that went bad while idle is replaced before the request uses it.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's, with the health check skipped for a connection used moments ago (see its docstring).
-        DATABASES["default"]["ENGINE"] = "bnpl_admin.postgresql"
-    # Short OLTP queries: PostgreSQL's JIT compilation costs more than it saves (measured: most of
-    # the risk page's query time at a million customers was JIT).
+    # Short OLTP queries: PostgreSQL's JIT compilation costs more than it saves on them.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     if env.bool("PG_PREPARED_STATEMENTS", default=True):
-        # Parameters bound by the server, and a query run twice on a connection kept prepared
-        # there: PostgreSQL then skips parsing and planning it (measured: its CPU per profile
-        # page 2.65 -> 1.20 ms, per risk page 1.65 -> 1.00 ms). Off (0) behind a pooler in
-        # transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
+        # psycopg 3: parameters bound by the server, and a query run twice on a connection kept
+        # prepared there. Off (0) behind a pooler in transaction mode that cannot keep prepared
+        # statements (PgBouncer < 1.21).
         DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,6 +1,5 @@
 """JSON API v1: thin views over the same services as the pages; every error is `{"error": ...}`."""
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -17,9 +16,10 @@ from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound
 from bnpl_admin.dashboard.health import probe
+from bnpl_admin.plans import selectors as plan_selectors
 from bnpl_admin.plans import services as plan_services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
-from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.plans.models import Plan
 from bnpl_admin.refunds import services as refund_services
 from bnpl_admin.refunds.errors import (
     IllegalTransition,
@@ -75,10 +75,6 @@ class UserList(ListAPIView, ApiView):
 
     def get_queryset(self):
         return customer_selectors.customer_list()
-
-    @staticmethod
-    def rows_after(after, size):  # page 1 and keyset pages of get_queryset(), by prepared SQL
-        return customer_selectors.customer_list_page(after, size)
 
     @extend_schema(responses={200: s.CustomerSerializer(many=True), **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
@@ -164,15 +160,6 @@ class DebtView(ApiView):
         )
 
 
-INSTALLMENTS_IN_ORDER = Prefetch(
-    "installments", queryset=Installment.objects.order_by("number"), to_attr="installments_in_order"
-)
-
-
-def _plan_with_installments(plan_id):
-    return Plan.objects.select_related("customer", "merchant").prefetch_related(INSTALLMENTS_IN_ORDER).get(pk=plan_id)
-
-
 class PlanCreate(ApiView):
     required_permissions = {"POST": ["plans.add_plan"]}
 
@@ -207,7 +194,7 @@ class PlanDetail(ApiView):
     @extend_schema(responses={200: s.PlanSerializer, **errors(401, 403, 404)})
     def get(self, request, plan_id):
         try:
-            plan = _plan_with_installments(plan_id)
+            plan = plan_selectors.plan_with_installments(plan_id)
         except Plan.DoesNotExist:
             return error(f"Plan {plan_id} not found", 404)
         return Response(s.PlanSerializer(plan).data)

@@ -16,6 +16,7 @@ from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.forms import StatusOverrideForm
 from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
+from bnpl_admin.plans.selectors import plans_of
 from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
@@ -119,7 +120,7 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         customer = customer_or_404(self.kwargs["customer_id"])
-        plans = selectors.plans_with_installments(customer)
+        plans = plans_of(customer)
         return {
             **super().get_context_data(**kwargs),
             "customer": customer,

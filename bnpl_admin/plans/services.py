@@ -1,21 +1,20 @@
 """Writes to plans and installments: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2).
 
-Lock order, to stay free of deadlocks: the customer row before its installments, everywhere
-except in check_overdue, which changes installments and then customers in two set-based steps.
-On PostgreSQL it holds the debt-status advisory lock exclusively (one checker at a time) and
-record_payment holds it shared, so a payment and a checker run never interleave.
+Lock order, to stay free of deadlocks: the customer row before its installments, everywhere.
+On PostgreSQL check_overdue holds the debt-status advisory lock exclusively (one checker at a
+time) and record_payment holds it shared, so a payment and a checker run never interleave.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef, Subquery
+from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
@@ -197,129 +196,66 @@ class OverdueResult:
 
 _DEBT_REASON = "Overdue installment"
 
+_CUSTOMERS = Customer._meta.db_table
+_INSTALLMENTS = Installment._meta.db_table
+# The customers with an installment late as of the parameter: those with an UPCOMING one falling
+# due (the partial index on due dates), and NORMAL ones already overdue (put back to NORMAL by
+# hand), found through the index on status and overdue_since. SQL that SQLite and PostgreSQL share.
+_LATE_CUSTOMERS = (
+    f"SELECT customer_id FROM {_INSTALLMENTS} WHERE status = 'UPCOMING' AND due_date < %s "
+    f"UNION SELECT k.id FROM {_CUSTOMERS} k WHERE k.status = 'NORMAL' AND k.overdue_since IS NOT NULL "
+    f"AND EXISTS (SELECT 1 FROM {_INSTALLMENTS} o WHERE o.customer_id = k.id AND o.status = 'OVERDUE')"
+)
+_AUDIT_FLIPS = (
+    f"INSERT INTO {AuditEvent._meta.db_table} "
+    "(at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data) "
+    "SELECT %s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id, %s "
+    f"FROM {_CUSTOMERS} c WHERE c.status = 'NORMAL' AND c.id IN ({_LATE_CUSTOMERS})"
+)
 
-_AUDIT_COLUMNS = "at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data"
-# One customer.status_changed row per customer flipped; the parameters are now, actor kind, label, data.
-_AUDIT_VALUES = "%s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id"
 
-
-def _audit_parameters(now: datetime.datetime, actor: Actor) -> list:
-    data = json.dumps({"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON})
-    return [connection.ops.adapt_datetimefield_value(now), actor.kind, actor.label, data]
-
-
-def _flip_installments_and_their_customers(*, as_of: datetime.date, now: datetime.datetime, actor: Actor):
-    """PostgreSQL, one statement: the installments falling due become OVERDUE, and their customers
-    become DEBT_USER (each audited) with `overdue_since` moved back to the oldest of them.
-
-    Driven by the rows it changes (RETURNING), so its cost follows the number of flips, not the
-    number of customers. Returns (installments marked, customers flipped). The caller holds the
-    debt-status lock exclusively: no payment or override changes a customer meanwhile, and a
-    plan being created (customer row locked) is waited for, then the customer flipped after it.
-    """
-    customer_table = Customer._meta.db_table
-    installment_table = Installment._meta.db_table
-    audit_table = AuditEvent._meta.db_table
-    now_value, *audit = _audit_parameters(now, actor)
+def _audit_flips(*, as_of: datetime.date, now: datetime.datetime, actor: Actor) -> int:
+    """One customer.status_changed row per NORMAL customer about to become DEBT_USER."""
+    data = {"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON}
+    at = AuditEvent._meta.get_field("at").get_db_prep_value(now, connection)
+    data = AuditEvent._meta.get_field("data").get_db_prep_value(data, connection)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH falling_due AS ("
-            f"  UPDATE {installment_table} SET status = 'OVERDUE' WHERE status = 'UPCOMING' AND due_date < %s"
-            f"  RETURNING customer_id, due_date"
-            f"), oldest AS ("
-            f"  SELECT customer_id, MIN(due_date) AS due_date FROM falling_due GROUP BY customer_id"
-            # Two updates of disjoint rows (by status in the statement's snapshot): NORMAL customers
-            # flip (and are audited); debt users only get an older overdue_since, when it is.
-            f"), c AS ("
-            f"  UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s,"
-            f"  overdue_since = LEAST(c.overdue_since, o.due_date) FROM oldest o"
-            f"  WHERE c.id = o.customer_id AND c.status = 'NORMAL' RETURNING c.customer_id"
-            f"), dated AS ("
-            f"  UPDATE {customer_table} AS c SET updated_at = %s, overdue_since = o.due_date FROM oldest o"
-            f"  WHERE c.id = o.customer_id AND c.status = 'DEBT_USER'"
-            f"  AND (c.overdue_since IS NULL OR c.overdue_since > o.due_date)"
-            f"), audited AS ("
-            f"  INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s::jsonb FROM c RETURNING 1"
-            f") SELECT (SELECT count(*) FROM falling_due), (SELECT count(*) FROM audited)",
-            [as_of, now_value, now_value, now_value, *audit],
-        )
-        marked, flipped = cursor.fetchone()
-    return marked, flipped
-
-
-def _flip_customers_to_debt(*, now: datetime.datetime, actor: Actor, known_overdue_only: bool = False) -> int:
-    """Customers with an OVERDUE installment and status NORMAL become DEBT_USER, each audited.
-
-    Set-based: two statements whatever the number of rows. On PostgreSQL the update and the
-    audit insert are one statement (a data-modifying CTE), so the audit names exactly the rows
-    changed; SQLite serialises writers, so two statements are equivalent. `known_overdue_only`
-    looks only at customers whose `overdue_since` is set (an index range: the customers put back
-    to NORMAL by hand while still overdue) instead of probing every NORMAL customer.
-    """
-    customer_table = Customer._meta.db_table
-    installment_table = Installment._meta.db_table
-    audit_table = AuditEvent._meta.db_table
-    oldest_overdue = (
-        f"SELECT MIN(o.due_date) FROM {installment_table} o WHERE o.customer_id = c.id AND o.status = 'OVERDUE'"
-    )
-    debt_condition = (
-        f"c.status = 'NORMAL' AND EXISTS (SELECT 1 FROM {installment_table} i "
-        f"WHERE i.customer_id = c.id AND i.status = 'OVERDUE')"
-    )
-    if known_overdue_only:
-        debt_condition += " AND c.overdue_since IS NOT NULL"
-    now_value, *audit = _audit_parameters(now, actor)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH c AS (UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
-                f"overdue_since = ({oldest_overdue}) "
-                f"WHERE {debt_condition} RETURNING c.customer_id) "
-                f"INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s::jsonb FROM c",
-                [now_value, now_value, *audit],
-            )
-            return cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {audit_table} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES}, %s FROM {customer_table} AS c "
-            f"WHERE {debt_condition}",
-            [now_value, *audit],
-        )
-        cursor.execute(
-            f"UPDATE {customer_table} AS c SET status = 'DEBT_USER', updated_at = %s, "
-            f"overdue_since = ({oldest_overdue}) WHERE {debt_condition}",
-            [now_value],
-        )
+        cursor.execute(_AUDIT_FLIPS, [at, actor.kind, actor.label, data, as_of])
         return cursor.rowcount
-
-
-def _date_debt_without_overdue_since() -> None:
-    """Debt users made so by hand before anything was overdue get their date once it is."""
-    overdue = Installment.objects.filter(customer=OuterRef("pk"), status=Installment.Status.OVERDUE)
-    Customer.objects.filter(status=Customer.Status.DEBT_USER, overdue_since__isnull=True).filter(
-        Exists(overdue)
-    ).update(overdue_since=Subquery(overdue.order_by("due_date").values("due_date")[:1]))
 
 
 @transaction.atomic
 def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
-    """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER.
+    """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER
+    (each audited), with `overdue_since` moved back to their oldest late installment.
 
-    A constant number of queries whatever the number of rows; running it twice changes nothing
-    the second time.
+    Set-based, the same statements on SQLite and PostgreSQL: a constant number of queries whatever
+    the number of rows, driven by the installments falling due rather than by every customer.
+    Customers change before their installments, so the late ones are still told apart by status.
+    Running it twice changes nothing the second time.
     """
     actor = actor or Actor.system("overdue-checker")
     as_of = as_of or timezone.localdate()
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        customer_services.hold_debt_status_lock(exclusive=True)
-        marked, flipped = _flip_installments_and_their_customers(as_of=as_of, now=now, actor=actor)
-        flipped += _flip_customers_to_debt(now=now, actor=actor, known_overdue_only=True)
-    else:
-        marked = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of).update(
-            status=Installment.Status.OVERDUE
-        )
-        flipped = _flip_customers_to_debt(now=now, actor=actor)
-        _date_debt_without_overdue_since()  # PostgreSQL's statement dates them as it goes
+    customer_services.hold_debt_status_lock(exclusive=True)
+    falling_due = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of)
+    late = Customer.objects.filter(pk__in=RawSQL(_LATE_CUSTOMERS, [as_of]))
+    # Locked first: a plan being created for one of them is waited for, and audited before the flip.
+    list(late.filter(status=Customer.Status.NORMAL).select_for_update().order_by().values_list("pk", flat=True))
+    flipped = _audit_flips(as_of=as_of, now=now, actor=actor)
+    oldest = Subquery(
+        Installment.objects.filter(customer=OuterRef("pk"))
+        .filter(Q(status=Installment.Status.OVERDUE) | Q(status=Installment.Status.UPCOMING, due_date__lt=as_of))
+        .order_by()
+        .values("customer")
+        .annotate(oldest=Min("due_date"))
+        .values("oldest")
+    )
+    # NORMAL ones flip; debt users only get an older overdue_since, when it is.
+    late.filter(Q(status=Customer.Status.NORMAL) | Q(overdue_since__isnull=True) | Q(overdue_since__gt=oldest)).update(
+        status=Customer.Status.DEBT_USER, updated_at=now, overdue_since=oldest
+    )
+    marked = falling_due.update(status=Installment.Status.OVERDUE)
     result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)
     if marked or flipped:
         audit.record(

@@ -17,7 +17,6 @@ from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
 from bnpl_admin.plans.models import Plan
-from bnpl_admin.prepared import PreparedQuery
 from bnpl_admin.refunds.errors import (
     IllegalTransition,
     InvalidRefund,
@@ -50,17 +49,9 @@ def _same_request(refund: Refund, *, customer_id: str, amount: Decimal) -> bool:
     return refund.customer.customer_id == customer_id and refund.amount == amount
 
 
-# Whether a transaction id is taken: asked before every new refund, answered "no" nearly always.
-_TAKEN = PreparedQuery(
-    lambda transaction_id: Refund.objects.filter(transaction_id=transaction_id).values_list("id"), values=1
-)
-
-
 def _existing(transaction_id: str, *, customer_id: str, amount: Decimal) -> IssuedRefund | None:
-    if not _TAKEN.rows(transaction_id):
-        return None
     refund = Refund.objects.select_related("customer", "merchant").filter(transaction_id=transaction_id).first()
-    if refund is None:  # deleted in between: as good as never there
+    if refund is None:
         return None
     if not _same_request(refund, customer_id=customer_id, amount=amount):
         raise RefundConflict(transaction_id)

@@ -24,7 +24,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption
-from bnpl_admin.prepared import PreparedQuery, every_column
 from bnpl_admin.refunds.errors import RefundNotFound
 from bnpl_admin.refunds.services import MERCHANT_STATUSES, apply_merchant_status
 from bnpl_admin.text import storable
@@ -143,12 +142,6 @@ def reencrypt_merchant_secrets() -> int:
 # Receiving
 
 
-# The merchant of every webhook request (codes are unique): read with SQL prepared once per process.
-_ACTIVE_MERCHANT = PreparedQuery(
-    lambda code: Merchant.objects.filter(code=code, is_active=True).values_list(*every_column(Merchant)), values=1
-)
-
-
 def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
     """The active merchant whose secret signed `body` (Standard Webhooks), or InvalidSignature.
 
@@ -159,7 +152,7 @@ def authenticate(*, merchant_code: str, body: bytes, headers: dict) -> Merchant:
         raise InvalidSignature("Missing X-Merchant-Id header")
     if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
         raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature header")
-    merchant = _ACTIVE_MERCHANT.one(merchant_code) if storable(merchant_code) else None
+    merchant = Merchant.objects.filter(code=merchant_code, is_active=True).first() if storable(merchant_code) else None
     if merchant is None:
         raise InvalidSignature("Invalid signature")  # never say whether the merchant exists
     # Keep only well-formed "v1,<base64>" entries: one malformed entry must not hide a valid one.
@@ -244,8 +237,7 @@ def enqueue_processing(event_id: int) -> None:
     A successful run leaves no django-q2 result row (`save=False`): the event itself records the
     outcome, its attempts and when, and the audit trail says what it did. A failed run is still
     kept (the health page counts failures). Saving each success would also make the cluster's one
-    result-saving process re-read up to `save_limit` stored results per task to prune them: that,
-    not processing, was what limited the drain of a backlog (16 events/s at a million customers).
+    result-saving process prune stored results on every task, which limited a backlog's drain.
     """
     from django_q.tasks import async_task
 

@@ -1,4 +1,4 @@
-"""The profile's reads: what the prepared queries load is what the ORM would, without more queries."""
+"""The profile's reads: plans with their merchants and installments, refunds and the timeline."""
 
 import datetime
 from decimal import Decimal
@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from bnpl_admin.customers import selectors
+from bnpl_admin.plans.selectors import plans_of
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.selectors import refunds_of
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, RefundFactory
@@ -22,8 +23,8 @@ def test_plans_come_with_their_merchant_and_installments_in_order(django_assert_
     PlanFactory(merchant=MerchantFactory())  # someone else's
     check_overdue()
 
-    with django_assert_num_queries(1):  # plans, their installments and merchants in one read
-        plans = selectors.plans_with_installments(customer)
+    with django_assert_num_queries(2):  # plans with their merchants, then their installments
+        plans = plans_of(customer)
     with django_assert_num_queries(0):
         seen = [
             (plan.merchant.name if plan.merchant else None, [i.number for i in plan.installments_in_order])
@@ -37,36 +38,12 @@ def test_plans_come_with_their_merchant_and_installments_in_order(django_assert_
     assert all(plan.customer is customer for plan in plans)
 
 
-def test_plans_read_as_the_orm_reads_them_and_share_one_merchant_instance(django_assert_num_queries):
-    customer = CustomerFactory()
-    shop = MerchantFactory(name="Texnomart")
-    for total in ("300.00", "450.00", "900.00"):
-        PlanFactory(customer=customer, merchant=shop, total_amount=Decimal(total), installment_count=3)
-    PlanFactory(customer=customer)
-
-    with django_assert_num_queries(1):
-        plans = selectors.plans_with_installments(customer)
-
-    orm = list(customer.plans.order_by("-created_at", "id"))
-    assert [(p.pk, p.total_amount, p.status, p.merchant_id) for p in plans] == [
-        (p.pk, p.total_amount, p.status, p.merchant_id) for p in orm
-    ]
-    for plan, expected in zip(plans, orm, strict=True):
-        assert [(i.pk, i.amount_due, i.due_date, i.status) for i in plan.installments_in_order] == [
-            (i.pk, i.amount_due, i.due_date, i.status) for i in expected.installments.order_by("number")
-        ]
-        assert all(i.plan is plan for i in plan.installments_in_order)
-    with_merchant = [plan for plan in plans if plan.merchant_id]
-    assert len(with_merchant) == 3 and len({id(plan.merchant) for plan in with_merchant}) == 1
-    assert with_merchant[0].merchant.name == "Texnomart"
-
-
 def test_a_plan_without_installments_is_still_listed():
     customer = CustomerFactory()
     plan = PlanFactory(customer=customer)
     plan.installments.all().delete()
 
-    [read] = selectors.plans_with_installments(customer)
+    [read] = plans_of(customer)
 
     assert read.pk == plan.pk and read.installments_in_order == [] and read.merchant is None
 
@@ -75,7 +52,7 @@ def test_a_customer_without_plans_has_none(django_assert_num_queries):
     customer = CustomerFactory()
 
     with django_assert_num_queries(1):
-        assert selectors.plans_with_installments(customer) == []
+        assert plans_of(customer) == []
 
 
 def test_refunds_and_timeline_are_the_customers_own_newest_first():

@@ -10,7 +10,7 @@ from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.customers.services import prepare_customer
+from bnpl_admin.customers.services import override_status, prepare_customer
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.services import check_overdue, create_plan, record_payment
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 START = datetime.date(2025, 1, 10)  # installments due Feb 10, Mar 10, Apr 10
 AS_OF = datetime.date(2025, 3, 10)  # Feb 10 is overdue, Mar 10 is due today: not yet overdue
+ACTOR = Actor.system("test")
 
 
 def _statuses(plan) -> list[str]:
@@ -485,10 +486,33 @@ class TestCheckOverdue:
 
         assert {e.actor_label for e in audit_events("customer.status_changed")} == {"manage.py check_overdue"}
 
+    def test_a_customer_put_back_to_normal_while_overdue_is_flipped_again_by_the_next_run(self, audit_events):
+        customer, _ = _overdue_customer()
+        override_status(customer_id=customer.customer_id, status="NORMAL", reason="promised to pay", actor=ACTOR)
+
+        result = check_overdue(as_of=AS_OF)
+
+        customer.refresh_from_db()
+        assert (result.installments_marked_overdue, result.customers_marked_debt) == (0, 1)
+        assert customer.status == Customer.Status.DEBT_USER and customer.overdue_since == datetime.date(2025, 2, 10)
+        assert len(audit_events("customer.status_changed")) == 3
+
+    def test_a_debt_users_date_moves_back_when_an_older_installment_falls_due(self):
+        customer, _ = _overdue_customer()  # overdue since Feb 10
+        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.NORMAL)  # for the write (rule 1)
+        PlanFactory(customer=customer, start_date=datetime.date(2024, 12, 1))  # due Jan 1, Feb 1, Mar 1
+        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.DEBT_USER)
+
+        result = check_overdue(as_of=AS_OF)
+
+        customer.refresh_from_db()
+        assert (result.installments_marked_overdue, result.customers_marked_debt) == (3, 0)
+        assert customer.status == Customer.Status.DEBT_USER and customer.overdue_since == datetime.date(2025, 1, 1)
+
     @pytest.mark.parametrize("rows", [10, 1000])
     def test_the_number_of_queries_does_not_grow_with_the_rows(self, rows, django_assert_max_num_queries):
-        # The same bound for 10 and 1,000 rows. On PostgreSQL: savepoint, advisory lock, customer locks,
-        # installment update, customer flip + audit insert (one statement), summary audit, release.
+        # The same bound for 10 and 1,000 rows, on both databases: savepoint, advisory lock (PostgreSQL),
+        # customer locks, their audit rows, customer update, installment update, summary audit, release.
         _bulk_overdue(rows)
 
         with django_assert_max_num_queries(8):
