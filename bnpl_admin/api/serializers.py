@@ -59,11 +59,12 @@ class Text(serializers.CharField):
         self.validators.append(RegexValidator(pattern, no_nul.message, no_nul.code))
 
 
-# Requests
+# Requests: `validated_data` holds the service's keyword arguments (the contract's `user_id` is the
+# service's `customer_id`).
 
 
 class CustomerCreateSerializer(serializers.Serializer):
-    user_id = Text(max_length=64)
+    user_id = Text(max_length=64, source="customer_id")
     full_name = Text(max_length=200)
     phone_number = Text(max_length=32)
     passport_number = Text(max_length=32)
@@ -122,7 +123,7 @@ class MerchantCode(serializers.SlugRelatedField):
 
 
 class PlanCreateSerializer(serializers.Serializer):
-    user_id = Text(max_length=64)
+    user_id = Text(max_length=64, source="customer_id")
     total_amount = Amount()
     installment_count = serializers.IntegerField(
         min_value=MIN_INSTALLMENTS, max_value=MAX_INSTALLMENTS, required=False, default=3
@@ -131,7 +132,7 @@ class PlanCreateSerializer(serializers.Serializer):
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    user_id = Text(max_length=64)
+    user_id = Text(max_length=64, source="customer_id")
     transaction_id = Text(max_length=64)
     amount = Amount()
     reason = Text(max_length=500, required=False, allow_blank=True, default="")
