@@ -243,9 +243,8 @@ def enqueue_processing(event_id: int) -> None:
 
     A successful run leaves no django-q2 result row (`save=False`): the event itself records the
     outcome, its attempts and when, and the audit trail says what it did. A failed run is still
-    kept (the health page counts failures). Saving each success would also make the cluster's one
-    result-saving process re-read up to `save_limit` stored results per task to prune them: that,
-    not processing, was what limited the drain of a backlog (16 events/s at a million customers).
+    kept (the health page counts failures). Saving each success would also make the cluster prune
+    its stored results on every task, which slowed the drain of a backlog.
     """
     from django_q.tasks import async_task
 
