@@ -1,7 +1,35 @@
-"""Every API error is JSON `{"error": "..."}` (validation errors add the per-field `details`)."""
+"""Every API error is JSON `{"error": "..."}` (validation errors add the per-field `details`).
+
+DRF's EXCEPTION_HANDLER also answers the domain services' refusals, so a view only validates,
+calls the service and serialises: each refusal has one status, whatever the endpoint.
+"""
 
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound
+from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
+from bnpl_admin.refunds.errors import (
+    IllegalTransition,
+    InvalidRefund,
+    RefundConflict,
+    RefundLimitExceeded,
+    RefundNotFound,
+)
+
+REFUSAL_STATUS = {
+    CustomerNotFound: 404,
+    RefundNotFound: 404,
+    CustomerAlreadyExists: 409,
+    RefundConflict: 409,
+    DebtUserError: 403,
+    InvalidPlan: 400,
+    PaymentError: 400,
+    InvalidRefund: 400,
+    RefundLimitExceeded: 400,
+    IllegalTransition: 400,
+}
 
 
 def _first_message(detail) -> str:
@@ -16,6 +44,9 @@ def _first_message(detail) -> str:
 
 
 def api_exception_handler(exc, context):
+    refusal = REFUSAL_STATUS.get(type(exc))
+    if refusal is not None:
+        return Response({"error": str(exc)}, status=refusal)
     response = exception_handler(exc, context)
     if response is None:
         return None

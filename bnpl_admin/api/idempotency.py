@@ -12,6 +12,7 @@ without cleaning up is taken over after `ABANDONED_AFTER`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -93,6 +94,27 @@ def _claim(*, owner, endpoint: str, key: str, print_: str) -> IdempotencyKey | R
         existing.locked_at = now  # the first request died without cleaning up: take over
         existing.save(update_fields=["locked_at"])
         return existing
+
+
+def idempotent(endpoint: str):
+    """Decorate an APIView's `post`: run it once per Idempotency-Key, under `endpoint` formatted
+    with the URL's arguments. Its errors become their responses (`view.handle_exception`, DRF's
+    own path) inside the transaction, so a refusal is stored and replayed like a success."""
+
+    def decorate(post):
+        @functools.wraps(post)
+        def run(view, request, **kwargs):
+            def answer() -> Response:
+                try:
+                    return post(view, request, **kwargs)
+                except Exception as exc:
+                    return view.handle_exception(exc)  # answers the exception, or raises it again
+
+            return run_idempotent(request, endpoint=endpoint.format(**kwargs), handler=answer)
+
+        return run
+
+    return decorate
 
 
 def run_idempotent(request, *, endpoint: str, handler: Callable[[], Response]) -> Response:

@@ -8,53 +8,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bnpl_admin.api import serializers as s
-from bnpl_admin.api.idempotency import run_idempotent
+from bnpl_admin.api.idempotency import idempotent
 from bnpl_admin.api.pagination import LargeTablePagination
 from bnpl_admin.api.permissions import HasModelPermissions
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
-from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound
 from bnpl_admin.dashboard.health import probe
 from bnpl_admin.plans import selectors as plan_selectors
 from bnpl_admin.plans import services as plan_services
-from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.models import Plan
 from bnpl_admin.refunds import services as refund_services
-from bnpl_admin.refunds.errors import (
-    IllegalTransition,
-    InvalidRefund,
-    RefundConflict,
-    RefundLimitExceeded,
-    RefundNotFound,
-)
 from bnpl_admin.refunds.models import Refund
 
-# Every POST's Idempotency-Key header, and its 409 and 422, are declared by api.schema's hook.
+# A domain service's refusal reaches the client through api.exceptions (EXCEPTION_HANDLER). Every
+# POST's Idempotency-Key header, and its 409 and 422, are declared by api.schema's hook.
 
 
 def error(message: str, code: int) -> Response:
     return Response({"error": message}, status=code)
 
 
-# Each refusal of a domain service answers with one status, whatever the endpoint.
-REFUSAL_STATUS = {
-    CustomerNotFound: 404,
-    RefundNotFound: 404,
-    CustomerAlreadyExists: 409,
-    RefundConflict: 409,
-    DebtUserError: 403,
-    InvalidPlan: 400,
-    PaymentError: 400,
-    InvalidRefund: 400,
-    RefundLimitExceeded: 400,
-    IllegalTransition: 400,
-}
-REFUSALS = tuple(REFUSAL_STATUS)
-
-
-def refused(exc: Exception) -> Response:
-    return error(str(exc), REFUSAL_STATUS[type(exc)])
+def validated(serializer_class, request) -> dict:
+    """The request body as `serializer_class` takes it, or a ValidationError (400)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def errors(*codes: int) -> dict:
@@ -84,25 +63,10 @@ class UserList(ListAPIView, ApiView):
         request=s.CustomerCreateSerializer,
         responses={201: s.CustomerSerializer, **errors(400, 401, 403, 409, 422)},
     )
+    @idempotent("POST /api/v1/users/")
     def post(self, request):
-        return run_idempotent(request, endpoint="POST /api/v1/users/", handler=lambda: self._create(request))
-
-    def _create(self, request):
-        data = s.CustomerCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        try:
-            customer = customer_services.create_customer(
-                customer_id=fields["user_id"],
-                full_name=fields["full_name"],
-                phone_number=fields["phone_number"],
-                passport_number=fields["passport_number"],
-                card_number=fields["card_number"],
-                date_of_birth=fields["date_of_birth"],
-                actor=Actor.from_request(request),
-            )
-        except REFUSALS as exc:
-            return refused(exc)
+        fields = validated(s.CustomerCreateSerializer, request)
+        customer = customer_services.create_customer(**fields, actor=Actor.from_request(request))
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -111,10 +75,7 @@ class UserDetail(ApiView):
 
     @extend_schema(responses={200: s.CustomerSerializer, **errors(401, 403, 404)})
     def get(self, request, customer_id):
-        try:
-            customer = customer_selectors.get_customer(customer_id)
-        except CustomerNotFound as exc:
-            return refused(exc)
+        customer = customer_selectors.get_customer(customer_id)
         return Response(s.CustomerSerializer(customer).data)
 
 
@@ -126,31 +87,17 @@ class DebtView(ApiView):
 
     @extend_schema(responses={200: s.DebtStatusSerializer, **errors(401, 403, 404)})
     def get(self, request, customer_id):
-        try:
-            status_of_debt = customer_selectors.debt_status(customer_id)
-        except CustomerNotFound as exc:
-            return refused(exc)
+        status_of_debt = customer_selectors.debt_status(customer_id)
         return Response(s.DebtStatusSerializer(status_of_debt).data)
 
     @extend_schema(
         request=s.RepaymentSerializer,
         responses={200: s.RepaymentResultSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
+    @idempotent("POST /api/v1/debt/{customer_id}/")
     def post(self, request, customer_id):
-        endpoint = f"POST /api/v1/debt/{customer_id}/"
-        return run_idempotent(request, endpoint=endpoint, handler=lambda: self._repay(request, customer_id))
-
-    def _repay(self, request, customer_id):
-        data = s.RepaymentSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            result = plan_services.record_payment(
-                installment_ids=data.validated_data["installment_ids"],
-                customer_id=customer_id,
-                actor=Actor.from_request(request),
-            )
-        except REFUSALS as exc:
-            return refused(exc)
+        fields = validated(s.RepaymentSerializer, request)
+        result = plan_services.record_payment(**fields, customer_id=customer_id, actor=Actor.from_request(request))
         return Response(
             {
                 "message": "Repayment processed successfully",
@@ -167,23 +114,10 @@ class PlanCreate(ApiView):
         request=s.PlanCreateSerializer,
         responses={201: s.PlanSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
+    @idempotent("POST /api/v1/plans/")
     def post(self, request):
-        return run_idempotent(request, endpoint="POST /api/v1/plans/", handler=lambda: self._create(request))
-
-    def _create(self, request):
-        data = s.PlanCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        try:
-            plan = plan_services.create_plan(
-                customer_id=fields["user_id"],
-                total_amount=fields["total_amount"],
-                installment_count=fields["installment_count"],
-                merchant=fields["merchant"],
-                actor=Actor.from_request(request),
-            )
-        except REFUSALS as exc:
-            return refused(exc)
+        fields = validated(s.PlanCreateSerializer, request)
+        plan = plan_services.create_plan(**fields, actor=Actor.from_request(request))
         # The service's plan already has its customer and `installments_in_order`: nothing to read back.
         return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
@@ -211,25 +145,10 @@ class RefundCreate(ApiView):
             **errors(400, 401, 403, 404, 409, 422),
         },
     )
+    @idempotent("POST /api/v1/refunds/")
     def post(self, request):
-        return run_idempotent(request, endpoint="POST /api/v1/refunds/", handler=lambda: self._create(request))
-
-    def _create(self, request):
-        data = s.RefundCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        try:
-            issued = refund_services.issue_refund(
-                customer_id=fields["user_id"],
-                transaction_id=fields["transaction_id"],
-                amount=fields["amount"],
-                reason=fields["reason"],
-                plan_id=fields["plan_id"],
-                merchant=fields["merchant"],
-                actor=Actor.from_request(request),
-            )
-        except REFUSALS as exc:
-            return refused(exc)
+        fields = validated(s.RefundCreateSerializer, request)
+        issued = refund_services.issue_refund(**fields, actor=Actor.from_request(request))
         code = status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK
         return Response(s.RefundSerializer(issued.refund).data, status=code)
 
@@ -257,19 +176,10 @@ class RefundCancel(ApiView):
         request=s.CancelRefundSerializer,
         responses={200: s.RefundSerializer, **errors(400, 401, 403, 404, 409, 422)},
     )
+    @idempotent("POST /api/v1/refunds/{refund_id}/cancel/")
     def post(self, request, refund_id):
-        endpoint = f"POST /api/v1/refunds/{refund_id}/cancel/"
-        return run_idempotent(request, endpoint=endpoint, handler=lambda: self._cancel(request, refund_id))
-
-    def _cancel(self, request, refund_id):
-        data = s.CancelRefundSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            refund = refund_services.cancel_refund(
-                refund_id=refund_id, reason=data.validated_data["reason"], actor=Actor.from_request(request)
-            )
-        except REFUSALS as exc:
-            return refused(exc)
+        fields = validated(s.CancelRefundSerializer, request)
+        refund = refund_services.cancel_refund(**fields, refund_id=refund_id, actor=Actor.from_request(request))
         return Response(s.RefundSerializer(refund).data)
 
 

@@ -7,34 +7,18 @@ from django.views.decorators.cache import never_cache
 
 from bnpl_admin.dashboard import charts, metrics
 
-_drawn: dict = {}
-
-
-def _charts(figures: dict, today: datetime.date) -> dict:
-    """The charts of one set of figures, drawn once per process: the figures are recomputed every
-    few seconds at most (metrics.business_figures) while every open health page polls every 5 s."""
-    key = (figures["computed_at"], today)
-    if _drawn.get("key") != key:
-        drawn = {
-            "refund_chart": charts.refunds_by_status(figures["refunds"]),
-            "installment_chart": charts.installments_by_day(figures["installments_by_day"], today=today),
-        }
-        _drawn.clear()
-        _drawn.update(key=key, charts=drawn)
-    return _drawn["charts"]
-
 
 @never_cache
 @login_required
 def health(request):
     """The live health page; htmx polls it for the `panels` partial every 5 s while visible."""
     figures = metrics.business_figures()
-    today = timezone.localdate()
     context = {
         "figures": figures,
         "figures_at": datetime.datetime.fromisoformat(figures["computed_at"]),
         "checks": metrics.recent_system_checks(),
-        **_charts(figures, today),
+        "refund_chart": charts.refunds_by_status(figures["refunds"]),
+        "installment_chart": charts.installments_by_day(figures["installments_by_day"], today=timezone.localdate()),
         "updated_at": timezone.now(),
     }
     template = "dashboard/health.html#panels" if request.htmx else "dashboard/health.html"

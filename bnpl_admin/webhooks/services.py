@@ -236,8 +236,8 @@ def enqueue_processing(event_id: int) -> None:
 
     A successful run leaves no django-q2 result row (`save=False`): the event itself records the
     outcome, its attempts and when, and the audit trail says what it did. A failed run is still
-    kept (the health page counts failures). Saving each success would also make the cluster's one
-    result-saving process prune stored results on every task, which limited a backlog's drain.
+    kept (the health page counts failures). Saving each success would also make the cluster prune
+    its stored results on every task, which slowed the drain of a backlog.
     """
     from django_q.tasks import async_task
 

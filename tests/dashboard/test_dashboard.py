@@ -168,20 +168,3 @@ def test_the_dashboard_runs_the_checks_at_most_every_few_seconds_and_says_how_ol
     caches["process"].clear()  # CHECKS_TTL has passed
     backlog = next(check for check in metrics.recent_system_checks() if check.name == "Webhook backlog")
     assert backlog.value == "1"
-
-
-def test_the_charts_are_drawn_once_per_set_of_figures(client, monkeypatch):
-    drawn = []
-    real = charts.installments_by_day
-    monkeypatch.setattr(charts, "installments_by_day", lambda *a, **kw: drawn.append(1) or real(*a, **kw))
-    client.force_login(UserFactory.support())
-    metrics.refresh_figures()
-
-    first = client.get("/health/", headers={"HX-Request": "true"}).content.decode()
-    second = client.get("/health/", headers={"HX-Request": "true"}).content.decode()
-    assert len(drawn) == 1
-    assert first.count("<rect") == second.count("<rect")
-
-    metrics.refresh_figures()  # new figures: drawn again
-    client.get("/health/", headers={"HX-Request": "true"})
-    assert len(drawn) == 2

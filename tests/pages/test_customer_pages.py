@@ -85,10 +85,17 @@ def test_every_role_can_open_the_customer_pages(client_for, aziz, role, url):
     assert "Aziz Karimov" in html_of(response)
 
 
-def test_home_redirects_a_signed_in_risk_officer_to_customers(risk_client):
-    response = risk_client.get("/")
+@pytest.mark.parametrize("role", ["support", "risk"])
+def test_home_redirects_a_signed_in_agent_to_customers(client_for, role):
+    response = client_for(role).get("/")
 
     assert response.status_code == 302 and response.url == "/customers/"
+
+
+def test_the_login_page_renders(client_for):
+    response = client_for("anonymous").get("/accounts/login/")
+
+    assert response.status_code == 200 and "Sign in" in html_of(response)
 
 
 def test_support_navigation_shows_customers_only(support_client):
@@ -176,6 +183,36 @@ def test_search_by_a_phone_nobody_has_finds_nothing(support_client, people):
 
     assert response.status_code == 200
     assert "usr-0" not in html_of(response).split('id="table"', 1)[1]
+    assert 'href="/customers/usr-001/"' not in html_of(response)
+
+
+def test_a_phone_search_keeps_the_number_out_of_the_url_and_the_page(support_client, aziz):
+    response = support_client.get("/customers/", {"q": "+998 90 123-45-67"})
+
+    assert response.status_code == 302
+    assert "ph=" in response.url and "998" not in response.url
+    html = html_of(support_client.get(response.url))
+    assert "usr-001" in html
+    assert "901234567" not in html
+
+
+def test_a_phone_search_through_htmx_pushes_a_url_without_the_number(support_client, aziz):
+    response = support_client.post("/customers/", {"q": RAW_PHONE, "sort": "full_name"}, headers=HTMX)
+
+    html = html_of(response)
+    assert response.status_code == 200
+    assert "usr-001" in html
+    assert "901234567" not in html and "901234567" not in response["HX-Push-Url"]
+    assert "ph=" in response["HX-Push-Url"] and "sort=full_name" in response["HX-Push-Url"]
+
+
+def test_the_search_form_posts_and_is_answered_with_the_equivalent_url(support_client, aziz):
+    by_name = support_client.post("/customers/", {"q": "Aziz", "status": "NORMAL"})
+    by_phone = support_client.post("/customers/", {"q": "+998 90 123 45 67"})
+
+    assert by_name.status_code == 302 and by_name.url == "/customers/?q=Aziz&status=NORMAL"
+    assert by_phone.status_code == 302 and by_phone.url.startswith("/customers/?ph=")
+    assert "usr-001" in html_of(support_client.get(by_phone.url))
 
 
 def test_search_and_status_filter_combine(support_client, people):
@@ -209,6 +246,27 @@ def test_page_two_keeps_the_filter_and_shows_the_rest(support_client, db):
     assert first_column(second) == debt_ids[25:]
     next_link = re.search(r'<a class="button" rel="next" href="([^"]+)"', html_of(first)).group(1)
     assert "status=DEBT_USER" in next_link and "page=2" in next_link
+
+
+def test_pages_are_served_without_counting_the_whole_table(support_client, db, django_assert_max_num_queries):
+    for n in range(30):
+        _customer(f"usr-{n:03d}", f"Customer {n}", f"+99890{n:07d}")
+
+    first = html_of(support_client.get("/customers/"))
+    second = html_of(support_client.get("/customers/?page=2"))
+
+    assert "usr-000" in first and "usr-024" in first and "usr-025" not in first
+    assert "usr-025" in second and "usr-029" in second
+    with django_assert_max_num_queries(12) as captured:
+        support_client.get("/customers/?page=2")
+    assert not any("COUNT(" in q["sql"].upper() for q in captured.captured_queries)
+
+
+def test_links_to_a_profile_are_not_swapped_into_the_table(support_client, aziz):
+    table = html_of(support_client.get("/customers/")).split('id="table"', 1)[1]
+
+    assert 'hx-boost="true"' in table  # sorting and paging
+    assert table.count('hx-boost="true"') == table.count("<thead") + table.count('class="pagination"')
 
 
 def test_an_htmx_search_returns_only_the_table_fragment_with_the_filtered_rows(support_client, people):
@@ -248,8 +306,9 @@ def test_csv_export_applies_the_search_too(support_client, people):
 def test_the_list_shows_masked_pii_and_never_the_raw_values(client_for, people, role):
     html = html_of(client_for(role).get("/customers/"))
 
+    assert "usr-001" in html and "Aziz Karimov" in html
     assert "+998****4567" in html and "4111 **** **** 1111" in html and "AA*******" in html
-    for raw in RAW_VALUES:
+    for raw in (*RAW_VALUES, "901234567", "1234567"):  # not even part of a number
         assert raw not in html
 
 
