@@ -100,7 +100,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "bnpl_admin.staff.backends.RememberedPermissionsBackend",  # ModelBackend, permissions remembered
+    "bnpl_admin.staff.backends.RememberedPermissionsBackend",  # ModelBackend, user read with the session
 ]
 # Login throttling: 5 failures for a username from one address lock it for 15 minutes.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
@@ -182,12 +182,9 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bnpl_cache"},
     # API throttling: per process, so that a request costs no database round trip for it.
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
-    # Short-lived per-process memos (users' permissions and roles).
+    # Short-lived per-process memos (the dashboard's system checks).
     "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-process"},
 }
-# How long each web process remembers a user's permissions and role (a role change reaches pages
-# and the API within this time; signing out, deactivating the user or deleting a token is immediate).
-PERMISSION_CACHE_SECONDS = env.int("PERMISSION_CACHE_SECONDS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
