@@ -133,23 +133,6 @@ def test_a_deactivated_user_is_signed_out_at_once(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_the_signed_in_user_is_loaded_as_the_orm_would_load_it():
-    from django.contrib.auth import get_user_model
-
-    from bnpl_admin.staff.backends import RememberedPermissionsBackend
-
-    agent = UserFactory.support()
-    backend = RememberedPermissionsBackend()
-    loaded = backend.get_user(str(agent.pk))  # the session holds the id as text
-    expected = get_user_model().objects.get(pk=agent.pk)
-
-    assert {f.attname: getattr(loaded, f.attname) for f in expected._meta.concrete_fields} == {
-        f.attname: getattr(expected, f.attname) for f in expected._meta.concrete_fields
-    }
-    assert loaded.get_session_auth_hash() == expected.get_session_auth_hash()
-    assert backend.get_user("not-a-number") is None and backend.get_user(str(agent.pk + 1000)) is None
-
-
 def test_a_changed_password_signs_the_other_sessions_out(client):
     agent = UserFactory.support()
     client.force_login(agent)
