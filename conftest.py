@@ -52,8 +52,8 @@ def _fail_missing_browser():
 
 
 @pytest.fixture(autouse=True)
-def _forget_remembered_permissions():
-    """Each process remembers users' permissions for a while (staff/backends.py): not across tests."""
+def _forget_per_process_memos():
+    """Each process remembers some figures for a while (the dashboard's checks): not across tests."""
     from django.core.cache import caches
 
     caches["process"].clear()

@@ -87,7 +87,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "bnpl_admin.staff.middleware.AuthenticationMiddleware",  # Django's, taking the user read with the session
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "bnpl_admin.staff.middleware.SessionKeepAliveMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -100,7 +100,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "bnpl_admin.staff.backends.RememberedPermissionsBackend",  # ModelBackend, permissions remembered
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling: 5 failures for a username from one address lock it for 15 minutes.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
@@ -108,7 +108,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The username a failure is recorded under, cut to its column (a longer one answered 500).
-AXES_USERNAME_CALLABLE = "bnpl_admin.staff.backends.axes_username"
+AXES_USERNAME_CALLABLE = "bnpl_admin.staff.signin.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
@@ -178,12 +178,9 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bnpl_cache"},
     # API throttling: per process, so that a request costs no database round trip for it.
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
-    # Short-lived per-process memos (users' permissions and roles).
+    # Short-lived per-process memos (the dashboard's system checks).
     "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-process"},
 }
-# How long each web process remembers a user's permissions and role (a role change reaches pages
-# and the API within this time; signing out, deactivating the user or deleting a token is immediate).
-PERMISSION_CACHE_SECONDS = env.int("PERMISSION_CACHE_SECONDS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -208,8 +205,10 @@ STORAGES = {
     },
 }
 
-# Database sessions, read with a prepared query (staff/sessions.py).
-SESSION_ENGINE = "bnpl_admin.staff.sessions"
+# Django's database sessions (staff/signin.py adds only the guard against a crafted cookie). Not
+# cached_db: the only cache shared by all web workers is the database one (no gain), and a
+# per-process cache would keep a signed-out session alive in the other workers.
+SESSION_ENGINE = "bnpl_admin.staff.signin"
 SESSION_COOKIE_HTTPONLY = True
 # Sessions end after 30 minutes without a request (each request extends them).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)

@@ -184,9 +184,9 @@ def test_masking_leaves_uuids_whole_even_with_card_like_digit_runs(_no_raw_perso
 
 
 def _session_row(client):
-    from bnpl_admin.staff.models import StaffSession
+    from django.contrib.sessions.models import Session
 
-    return StaffSession.objects.get(session_key=client.cookies["sessionid"].value)
+    return Session.objects.get(session_key=client.cookies["sessionid"].value)
 
 
 @pytest.mark.django_db

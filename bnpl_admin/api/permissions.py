@@ -4,8 +4,8 @@ from rest_framework.permissions import BasePermission
 class HasModelPermissions(BasePermission):
     """The token owner must hold the Django permissions the view lists for the request's method.
 
-    The permissions come from the auth backend, which remembers them per process for
-    PERMISSION_CACHE_SECONDS (staff/backends.py); the token lookup itself is never cached.
+    The permissions are Django's ModelBackend's, read on every request: a role taken away is
+    refused on the next call.
     """
 
     message = "Your role does not allow this"

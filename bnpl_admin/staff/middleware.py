@@ -1,4 +1,5 @@
-"""Request-level concerns: a request id and one access log line per request, and no caching of staff pages."""
+"""Request-level concerns: a request id and one access log line per request, no caching of staff
+pages, and the idle timeout of a session pushed back."""
 
 import logging
 import re
@@ -6,11 +7,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.contrib.auth import middleware as auth_middleware
 from django.utils.cache import add_never_cache_headers, patch_cache_control
-from django.utils.functional import SimpleLazyObject
-
-from bnpl_admin.staff.sessions import verifying
 
 access_log = logging.getLogger("bnpl.access")
 
@@ -83,20 +80,3 @@ class SessionKeepAliveMiddleware:
             if now - request.session.get("_seen", 0) >= self.REFRESH_EVERY:
                 request.session["_seen"] = now  # modified: saved, cookie and expiry renewed
         return self.get_response(request)
-
-
-class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
-    """Django's, with the request's session marked as the one being verified while `request.user`
-    is worked out, so that the backend can take the user row read with it (`staff.sessions`)."""
-
-    def process_request(self, request):
-        super().process_request(request)
-        request.user = SimpleLazyObject(lambda: _get_user(request))
-
-
-def _get_user(request):
-    token = verifying.set(getattr(request, "session", None))
-    try:
-        return auth_middleware.get_user(request)  # Django's checks, and its per-request memo
-    finally:
-        verifying.reset(token)

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 
@@ -15,19 +14,3 @@ class FormSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.token}"
-
-
-class StaffSession(AbstractBaseSession):
-    """Django's database session, with the signed-in user's id as a column of its own.
-
-    Every page request reads its session and then its user; with the id in the session's row
-    both come back from one query (`staff.sessions`). Deleting a user ends their sessions.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
-
-    @classmethod
-    def get_session_store_class(cls):
-        from bnpl_admin.staff.sessions import SessionStore
-
-        return SessionStore

@@ -5,8 +5,6 @@
 
 from django.contrib.auth.decorators import permission_required
 
-from bnpl_admin.staff.backends import remembered
-
 SUPPORT = "support"
 RISK = "risk"
 
@@ -54,7 +52,7 @@ def role_of(user) -> str:
     """The role to show for a user: admin, risk, support, or "staff"."""
     if user.is_superuser:
         return "admin"
-    names = remembered(user, "groups", lambda: frozenset(user.groups.values_list("name", flat=True)))
+    names = set(user.groups.values_list("name", flat=True))
     for role in (RISK, SUPPORT):
         if role in names:
             return role

@@ -77,12 +77,10 @@ def bearer_client(user=None, *, token: str | None = None) -> PiiCheckingClient:
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts():
-    """Throttle counts and token owners' permissions live in per-process caches (kept between tests)."""
+    """Throttle counts live in a per-process cache (kept between tests)."""
     caches["throttle"].clear()
-    caches["process"].clear()
     yield
     caches["throttle"].clear()
-    caches["process"].clear()
 
 
 @pytest.fixture
