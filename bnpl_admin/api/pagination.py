@@ -12,13 +12,11 @@ rows are inserted meanwhile), `next` carries on the same way and `previous` is n
 
 `?page_size=` is one whole number of at least 1 (more than `max_page_size` gives `max_page_size`
 rows) and `?after=` one key, or a 400; `?page=` is one whole number, or the page does not exist
-(404). A view may read its first and keyset pages itself with `rows_after(after, size)`: the
-first `size` rows of its queryset (after=None) or the first `size` after the key `after`.
+(404).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 
@@ -44,10 +42,6 @@ def _count_key(queryset) -> str:
 
 
 class LargeTablePaginator(Paginator):
-    def __init__(self, object_list, per_page, *, first_rows=None):
-        super().__init__(object_list, per_page)
-        self.first_rows = first_rows  # size -> the first `size` rows of object_list, or None
-
     @cached_property
     def count(self) -> int:
         try:
@@ -68,9 +62,7 @@ class LargeTablePaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
-        if bottom == 0 and self.first_rows is not None:
-            rows = self.first_rows(self.per_page)
-        elif bottom < DEFERRED_JOIN_FROM:
+        if bottom < DEFERRED_JOIN_FROM:
             rows = self.object_list[bottom:top]
         else:
             ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
@@ -116,14 +108,11 @@ class LargeTablePagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request, self.next_key = request, None
-        rows_after = getattr(view, "rows_after", None)
         starts = request.query_params.getlist(self.after_query_param)
         self.keyset = bool(starts)
         if self.keyset:
-            return self.keyset_page(queryset, request, starts, rows_after)
-        size = self.get_page_size(request)
-        first_rows = None if rows_after is None else functools.partial(rows_after, None)
-        paginator = LargeTablePaginator(queryset, size, first_rows=first_rows)
+            return self.keyset_page(queryset, request, starts)
+        paginator = LargeTablePaginator(queryset, self.get_page_size(request))
         number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(number)
@@ -131,16 +120,13 @@ class LargeTablePagination(PageNumberPagination):
             raise NotFound(self.invalid_page_message) from None
         return list(self.page)
 
-    def keyset_page(self, queryset, request, starts, rows_after) -> list:
+    def keyset_page(self, queryset, request, starts) -> list:
         after = starts[0]
         if len(starts) > 1 or not self.keyset_value.match(after):
             raise ValidationError({self.after_query_param: ["Not a valid key to start after."]})
         self.get_page_number(request, None)  # not used here, but no more taken in any form than elsewhere
         size = self.get_page_size(request)
-        if rows_after is not None:
-            rows = rows_after(after, size + 1)
-        else:
-            rows = list(queryset.filter(**{f"{self.keyset_field}__gt": after})[: size + 1])
+        rows = list(queryset.filter(**{f"{self.keyset_field}__gt": after})[: size + 1])
         if len(rows) > size:
             self.next_key = getattr(rows[size - 1], self.keyset_field)
         self.total = LargeTablePaginator(queryset, size).count
