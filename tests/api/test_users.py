@@ -167,7 +167,7 @@ class TestList:
 
         for n in (5, 1, 4, 2):
             CustomerFactory(customer_id=f"usr-{n}", date_of_birth=datetime.date(1990, 1, n))
-        support_client.get("/api/v1/users/", {"page_size": size})  # the page's SQL is prepared now
+        support_client.get("/api/v1/users/", {"page_size": size})  # read once before the rows change
         CustomerFactory(customer_id="usr-0", status=Customer.Status.DEBT_USER)  # then a row comes first
         Customer.objects.filter(customer_id="usr-4").update(full_name="Renamed", status=Customer.Status.DEBT_USER)
 
