@@ -130,8 +130,6 @@ SECURE_CSP = {
 
 ROOT_URLCONF = "bnpl_admin.urls"
 
-# Django's renderer; choice widgets kept per process for each distinct context (staff/renderers.py).
-FORM_RENDERER = "bnpl_admin.staff.renderers.ChoiceWidgetMemoRenderer"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
