@@ -5,9 +5,9 @@ from django_tables2 import SingleTableMixin
 from bnpl_admin.audit.filters import AuditEventFilter
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.tables import AuditEventTable
-from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
+from bnpl_admin.staff.views import HtmxTableMixin
 
 
 class AuditLog(PermissionRequiredMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView):

@@ -20,15 +20,7 @@ from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
-
-
-class HtmxTableMixin:
-    """Full page normally; only the `#table` partial when htmx swaps the table."""
-
-    def get_template_names(self):
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
+from bnpl_admin.staff.views import HtmxTableMixin, customer_or_404
 
 
 class SearchFormMixin:
@@ -103,14 +95,6 @@ class DebtReview(
 
     def get_queryset(self):
         return selectors.debt_users()
-
-
-def customer_or_404(customer_id):
-    """The customer for a page, or the 404 page."""
-    try:
-        return selectors.get_customer(customer_id)
-    except CustomerNotFound:
-        raise Http404(f"No customer {customer_id}") from None
 
 
 class CustomerDetail(PermissionRequiredMixin, TemplateView):

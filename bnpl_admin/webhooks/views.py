@@ -12,9 +12,9 @@ from django_tables2 import SingleTableMixin
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
+from bnpl_admin.staff.views import HtmxTableMixin
 from bnpl_admin.webhooks import selectors, services
 from bnpl_admin.webhooks.filters import WebhookEventFilter
 from bnpl_admin.webhooks.models import WebhookEvent
