@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors, services
@@ -20,7 +19,7 @@ from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
-from bnpl_admin.staff.views import HtmxTableMixin, customer_or_404
+from bnpl_admin.staff.views import HtmxTableMixin, TableMixin, customer_or_404
 
 
 class SearchFormMixin:
@@ -68,9 +67,7 @@ class SearchFormMixin:
         return response
 
 
-class CustomerList(
-    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
-):
+class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -83,9 +80,7 @@ class CustomerList(
         return selectors.customer_list()
 
 
-class DebtReview(
-    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
-):
+class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
     filterset_class = DebtUserFilter
