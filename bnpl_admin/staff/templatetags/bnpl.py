@@ -1,13 +1,10 @@
 """Template helpers shared by every page: money and dates as people read them."""
 
-import functools
 from decimal import Decimal
 
 from django import template
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.template.loader import render_to_string
-from django.urls import get_script_prefix
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -23,29 +20,6 @@ def money(value) -> str:
     sign = "-" if amount < 0 else ""
     whole, cents = f"{abs(amount):.2f}".split(".")
     return f"{sign}{intcomma(int(whole))}.{cents} {settings.CURRENCY}"
-
-
-@register.simple_tag(takes_context=True)
-def main_nav(context) -> str:
-    """The brand and the links of the sections the user may open, the current one marked.
-
-    The same for every request of a role on a page, and free of per-request secrets (the CSRF
-    token and the CSP nonce stay in base.html), so it is rendered once per process and reused.
-    """
-    match = getattr(context.get("request"), "resolver_match", None)
-    app_name, url_name = getattr(match, "app_name", ""), getattr(match, "url_name", "")
-    sections = tuple(sorted((context.get("nav") or {}).items()))
-    if settings.DEBUG:  # templates being edited
-        return _render_main_nav.__wrapped__(sections, app_name, url_name, get_script_prefix())
-    return _render_main_nav(sections, app_name, url_name, get_script_prefix())
-
-
-@functools.lru_cache(maxsize=256)
-def _render_main_nav(sections, app_name, url_name, script_prefix) -> str:
-    # script_prefix is part of the key: the links are reversed under it.
-    return render_to_string(
-        "components/main_nav.html", {"nav": dict(sections), "app_name": app_name, "url_name": url_name}
-    )
 
 
 @register.simple_tag
