@@ -130,8 +130,6 @@ SECURE_CSP = {
 
 ROOT_URLCONF = "bnpl_admin.urls"
 
-# Django's renderer; choice widgets kept per process for each distinct context (staff/renderers.py).
-FORM_RENDERER = "bnpl_admin.staff.renderers.ChoiceWidgetMemoRenderer"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -201,7 +199,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "bnpl_admin.staticfiles.ManifestStaticFilesStorage"
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
 

@@ -3,14 +3,13 @@ from django import forms
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.selectors import actions_in_use
-from bnpl_admin.staff.filters import FilterSet
 
 
 def _action_choices():
     return [(action, action) for action in actions_in_use()]
 
 
-class AuditEventFilter(FilterSet):
+class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_label", lookup_expr="icontains", label="Actor")
     action = django_filters.ChoiceFilter(choices=_action_choices, empty_label="Any action", label="Action")
     customer = django_filters.CharFilter(field_name="customer_ref", lookup_expr="exact", label="Customer ID")

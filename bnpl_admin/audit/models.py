@@ -38,7 +38,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["customer_ref", "-at"], name="audit_customer_at"),
             # The log lists newest first, ties (the events one overdue check writes at one instant)
-            # by id: these indexes give that order without sorting (staff.columns.in_total_order).
+            # by id: these indexes give that order without sorting (staff.tables.in_total_order).
             models.Index(fields=["at", "id"], name="audit_at_id"),
             models.Index(fields=["action", "at", "id"], name="audit_action_at_id"),
             models.Index(fields=["target_type", "target_id"], name="audit_target"),

@@ -5,7 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
+from bnpl_admin.staff.tables import FormattedDateColumn, Table
 
 
 class AuditEventTable(Table):
@@ -13,15 +13,14 @@ class AuditEventTable(Table):
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")
     target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False, attrs={"td": {"class": "key"}})
-    customer_ref = RecordLinkColumn(
-        verbose_name="Customer", viewname="customers:detail", key="customer_ref", orderable=False
+    customer_ref = tables.Column(
+        verbose_name="Customer", linkify=("customers:detail", [tables.A("customer_ref")]), orderable=False
     )
     data = tables.Column(verbose_name="Details", orderable=False, attrs={"td": {"class": "wrap"}})
 
-    class Meta:
+    class Meta(Table.Meta):
         model = AuditEvent
         fields = ("at", "actor_label", "action", "target", "customer_ref", "data")
-        attrs = {"class": "table"}
         order_by = ("-at",)
 
     def render_target(self, record):

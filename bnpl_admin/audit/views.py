@@ -1,16 +1,15 @@
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from bnpl_admin.audit.filters import AuditEventFilter
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.tables import AuditEventTable
-from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
+from bnpl_admin.staff.views import HtmxTableMixin, TableMixin
 
 
-class AuditLog(PermissionRequiredMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView):
+class AuditLog(PermissionRequiredMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "audit.view_auditevent"
     table_class = AuditEventTable
     filterset_class = AuditEventFilter

@@ -3,10 +3,9 @@ from django import forms
 
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.filters import FilterSet
 
 
-class CustomerFilter(FilterSet):
+class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label="Search",
         method="search",
@@ -24,7 +23,7 @@ class CustomerFilter(FilterSet):
         return selectors.search_customers(queryset, value)
 
 
-class DebtUserFilter(FilterSet):
+class DebtUserFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="search", help_text="Customer ID, name, or exact phone")
 
     ph = django_filters.CharFilter(field_name="phone_hash", widget=forms.HiddenInput)

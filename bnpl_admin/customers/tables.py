@@ -2,8 +2,8 @@ import django_tables2 as tables
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
-from bnpl_admin.staff.templatetags.bnpl import money_formatter, status_badge
+from bnpl_admin.staff.tables import FormattedDateColumn, Table
+from bnpl_admin.staff.templatetags.bnpl import money, status_badge
 
 
 class CustomerTable(Table):
@@ -11,7 +11,7 @@ class CustomerTable(Table):
 
     tiebreaker = "customer_id"  # the indexes on status and on overdue_since end with it
 
-    customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
+    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
@@ -19,10 +19,9 @@ class CustomerTable(Table):
     status = tables.Column(verbose_name="Status")
     created_at = FormattedDateColumn(verbose_name="Created", format="Y-m-d")
 
-    class Meta:
+    class Meta(Table.Meta):
         model = Customer
         fields = ("customer_id", "full_name", "phone_masked", "passport_masked", "card_masked", "status", "created_at")
-        attrs = {"class": "table"}
         order_by = ("customer_id",)
 
     def render_status(self, record, value):
@@ -34,7 +33,7 @@ class CustomerTable(Table):
 
 class DebtUserTable(Table):
     tiebreaker = "customer_id"
-    customer_id = RecordLinkColumn(verbose_name="Customer ID", viewname="customers:detail", key="customer_id")
+    customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
     total_overdue = tables.Column(verbose_name="Total overdue", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
@@ -47,17 +46,15 @@ class DebtUserTable(Table):
         attrs={"td": {"class": "num"}},
     )
 
-    class Meta:
-        attrs = {"class": "table"}
+    class Meta(Table.Meta):
         order_by = ("-days_overdue",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Once per table, not per row: the same day and the same money format for every row.
-        self.today, self.money = timezone.localdate(), money_formatter()
+        self.today = timezone.localdate()  # one day for every row, also of an export running past midnight
 
     def render_total_overdue(self, value):
-        return self.money(value)
+        return money(value)
 
     def render_days_overdue(self, value):
         return (self.today - value).days if value else 0

@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors, services
@@ -21,15 +20,7 @@ from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
-
-
-class HtmxTableMixin:
-    """Full page normally; only the `#table` partial when htmx swaps the table."""
-
-    def get_template_names(self):
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
+from bnpl_admin.staff.views import HtmxTableMixin, TableMixin, customer_or_404
 
 
 class SearchFormMixin:
@@ -77,9 +68,7 @@ class SearchFormMixin:
         return response
 
 
-class CustomerList(
-    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
-):
+class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -92,9 +81,7 @@ class CustomerList(
         return selectors.customer_list()
 
 
-class DebtReview(
-    PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, SingleTableMixin, FilterView
-):
+class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
     filterset_class = DebtUserFilter
@@ -104,14 +91,6 @@ class DebtReview(
 
     def get_queryset(self):
         return selectors.debt_users()
-
-
-def customer_or_404(customer_id):
-    """The customer for a page, or the 404 page."""
-    try:
-        return selectors.get_customer(customer_id)
-    except CustomerNotFound:
-        raise Http404(f"No customer {customer_id}") from None
 
 
 class CustomerDetail(PermissionRequiredMixin, TemplateView):

@@ -6,7 +6,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers.views import customer_or_404
 from bnpl_admin.plans import services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.forms import PaymentForm, PlanForm
@@ -15,6 +14,7 @@ from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 from bnpl_admin.staff.templatetags.bnpl import money
+from bnpl_admin.staff.views import customer_or_404
 
 
 def _schedule_preview(form: PlanForm):

@@ -5,13 +5,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers.views import customer_or_404
 from bnpl_admin.refunds import services
 from bnpl_admin.refunds.errors import IllegalTransition, RefundError
 from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.views import customer_or_404
 
 
 @requires("refunds.add_refund")

@@ -1,10 +1,9 @@
 import django_filters
 
-from bnpl_admin.staff.filters import FilterSet
 from bnpl_admin.webhooks.models import Merchant, WebhookEvent
 
 
-class WebhookEventFilter(FilterSet):
+class WebhookEventFilter(django_filters.FilterSet):
     merchant = django_filters.ModelChoiceFilter(
         queryset=Merchant.objects.order_by("code"), to_field_name="code", empty_label="Any merchant"
     )

@@ -1,12 +1,12 @@
 import django_tables2 as tables
 
-from bnpl_admin.staff.columns import FormattedDateColumn, RecordLinkColumn, Table
+from bnpl_admin.staff.tables import FormattedDateColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import status_badge
 from bnpl_admin.webhooks.models import WebhookEvent
 
 
 class WebhookEventTable(Table):
-    id = RecordLinkColumn(verbose_name="Event", viewname="webhooks:detail", key="pk")
+    id = tables.Column(verbose_name="Event", linkify=("webhooks:detail", [tables.A("pk")]))
     received_at = FormattedDateColumn(verbose_name="Received", format="Y-m-d H:i:s")
     merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
     webhook_id = tables.Column(verbose_name="Webhook ID", attrs={"td": {"class": "key"}})
@@ -16,7 +16,7 @@ class WebhookEventTable(Table):
     attempts = tables.Column(verbose_name="Attempts", attrs={"td": {"class": "num"}})
     detail = tables.Column(verbose_name="Detail", orderable=False, attrs={"td": {"class": "wrap"}})
 
-    class Meta:
+    class Meta(Table.Meta):
         model = WebhookEvent
         fields = ("id", "received_at", "merchant", "webhook_id", "refund_ref", "requested_status", "status")
         sequence = (
@@ -30,7 +30,6 @@ class WebhookEventTable(Table):
             "attempts",
             "detail",
         )
-        attrs = {"class": "table"}
         order_by = ("-received_at",)
 
     def render_status(self, record, value):

@@ -8,13 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.customers.views import HtmxTableMixin
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
+from bnpl_admin.staff.views import HtmxTableMixin, TableMixin
 from bnpl_admin.webhooks import selectors, services
 from bnpl_admin.webhooks.filters import WebhookEventFilter
 from bnpl_admin.webhooks.models import WebhookEvent
@@ -23,7 +22,7 @@ from bnpl_admin.webhooks.tables import WebhookEventTable
 REPROCESSABLE = (WebhookEvent.Status.FAILED, WebhookEvent.Status.UNMATCHED)
 
 
-class EventList(PermissionRequiredMixin, HtmxTableMixin, SingleTableMixin, FilterView):
+class EventList(PermissionRequiredMixin, HtmxTableMixin, TableMixin, FilterView):
     permission_required = "webhooks.view_webhookevent"
     table_class = WebhookEventTable
     filterset_class = WebhookEventFilter

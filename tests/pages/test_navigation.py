@@ -1,4 +1,4 @@
-"""The navigation bar is shared between requests (rendered once per role and page); nothing else is."""
+"""The navigation bar follows the page and the role; the CSRF token and the CSP nonce are never shared."""
 
 import re
 

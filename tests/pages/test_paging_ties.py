@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.staff.columns import in_total_order
+from bnpl_admin.staff.tables import in_total_order
 from tests.pages import first_column, table_rows
 
 pytestmark = pytest.mark.django_db

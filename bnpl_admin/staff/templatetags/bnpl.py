@@ -1,20 +1,12 @@
 """Template helpers shared by every page: money and dates as people read them."""
 
-import functools
 from decimal import Decimal
 
 from django import template
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.template.loader import render_to_string
-from django.urls import get_script_prefix
-from django.utils.formats import get_format
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
-
-from bnpl_admin.staff import columns
-from bnpl_admin.staff.html import format_html
 
 register = template.Library()
 
@@ -22,72 +14,17 @@ register = template.Library()
 @register.filter
 def money(value) -> str:
     """`Decimal("1250000.5")` -> `1,250,000.50 UZS`."""
-    return _money(value, commas=_groups_by_commas(get_language()))
-
-
-def money_formatter():
-    """`money` for the amounts of one table: the language's grouping looked up once (each
-    `get_language()` is a context-local lookup; a page of amounts made one per amount)."""
-    return functools.partial(_money, commas=_groups_by_commas(get_language()))
-
-
-def _money(value, *, commas: bool) -> str:
     if value is None or value == "":
         return "—"
     amount = Decimal(value).quantize(Decimal("0.01"))
     sign = "-" if amount < 0 else ""
     whole, cents = f"{abs(amount):.2f}".split(".")
-    grouped = f"{int(whole):,}" if commas else intcomma(int(whole))
-    return f"{sign}{grouped}.{cents} {settings.CURRENCY}"
-
-
-@functools.lru_cache(maxsize=32)
-def _groups_by_commas(language) -> bool:
-    """Whether `intcomma` writes thousands as Python's `{:,}` does in this language (English: yes);
-    Python's is used then: `intcomma` looked up the language's formats on every amount of a table."""
-    return (
-        get_format("THOUSAND_SEPARATOR", language, use_l10n=True) == ","
-        and get_format("NUMBER_GROUPING", language, use_l10n=True) == 3
-    )
-
-
-@register.simple_tag(takes_context=True)
-def main_nav(context) -> str:
-    """The brand and the links of the sections the user may open, the current one marked.
-
-    The same for every request of a role on a page, and free of per-request secrets (the CSRF
-    token and the CSP nonce stay in base.html), so it is rendered once per process and reused.
-    """
-    match = getattr(context.get("request"), "resolver_match", None)
-    app_name, url_name = getattr(match, "app_name", ""), getattr(match, "url_name", "")
-    sections = tuple(sorted((context.get("nav") or {}).items()))
-    if settings.DEBUG:  # templates being edited
-        return _render_main_nav.__wrapped__(sections, app_name, url_name, get_script_prefix())
-    return _render_main_nav(sections, app_name, url_name, get_script_prefix())
-
-
-@functools.lru_cache(maxsize=256)
-def _render_main_nav(sections, app_name, url_name, script_prefix) -> str:
-    # script_prefix is part of the key: the links are reversed under it.
-    return render_to_string(
-        "components/main_nav.html", {"nav": dict(sections), "app_name": app_name, "url_name": url_name}
-    )
-
-
-@register.simple_tag(name="record_url")
-def record_url_tag(viewname, *keys) -> str:
-    """`{% record_url 'plans:pay' installment.pk %}`: what `{% url %}` gives, for the links a page makes
-    on every request, once per record or once per page (`staff.columns.record_url`: the pattern is
-    reversed once per process, not on every call)."""
-    return columns.record_url(viewname, *keys)
+    return f"{sign}{intcomma(int(whole))}.{cents} {settings.CURRENCY}"
 
 
 @register.simple_tag
 def status_badge(status, label=None) -> str:
-    """`<span class="badge badge-debt_user">Debt user</span>`: the status badge of every page and table.
-
-    Built in Python rather than included from a template: tables show one in every row.
-    """
+    """`<span class="badge badge-debt_user">Debt user</span>`: the status badge of every page and table."""
     return format_html(
         '<span class="badge badge-{}">{}</span>', str(status).lower(), label or str(status).replace("_", " ").title()
     )
