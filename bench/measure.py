@@ -375,7 +375,8 @@ def measure_reads(*, rounds: int, duration: int, workers: int, match: str = "") 
 
     # The key just before page 2000 (rows 39,981-40,000): the same page reached by keyset.
     deep_after = _sample_customer(
-        "SELECT customer_id FROM customers_customer ORDER BY customer_id OFFSET 39979 LIMIT 1"
+        "SELECT customer_id FROM customers_customer ORDER BY customer_id "
+        "OFFSET LEAST(39979, (SELECT count(*) - 21 FROM customers_customer)) LIMIT 1"
     )
 
     rows = []
@@ -431,7 +432,8 @@ def measure_ceiling(*, rounds: int, duration: int, workers: int) -> list[Row]:
         "SELECT id FROM customers_customer ORDER BY id OFFSET (SELECT count(*) / 2 FROM customers_customer) LIMIT 1"
     )
     # The same deep key as the keyset read scenario (rows 39,981-40,000).
-    after = _sample_customer("SELECT customer_id FROM customers_customer ORDER BY customer_id OFFSET 39979 LIMIT 1")
+    after = _sample_customer("SELECT customer_id FROM customers_customer ORDER BY customer_id "
+        "OFFSET LEAST(39979, (SELECT count(*) - 21 FROM customers_customer)) LIMIT 1")
     rows = []
     with Server(workers, app="bench.ceiling.wsgi", settings="bench.ceiling.settings", ready="/ok"):
         for key, name, path, issue_rps, issue_p99 in CEILINGS:
