@@ -432,8 +432,10 @@ def measure_ceiling(*, rounds: int, duration: int, workers: int) -> list[Row]:
         "SELECT id FROM customers_customer ORDER BY id OFFSET (SELECT count(*) / 2 FROM customers_customer) LIMIT 1"
     )
     # The same deep key as the keyset read scenario (rows 39,981-40,000).
-    after = _sample_customer("SELECT customer_id FROM customers_customer ORDER BY customer_id "
-        "OFFSET LEAST(39979, (SELECT count(*) - 21 FROM customers_customer)) LIMIT 1")
+    after = _sample_customer(
+        "SELECT customer_id FROM customers_customer ORDER BY customer_id "
+        "OFFSET LEAST(39979, (SELECT count(*) - 21 FROM customers_customer)) LIMIT 1"
+    )
     rows = []
     with Server(workers, app="bench.ceiling.wsgi", settings="bench.ceiling.settings", ready="/ok"):
         for key, name, path, issue_rps, issue_p99 in CEILINGS:
