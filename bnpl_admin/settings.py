@@ -283,8 +283,7 @@ SPECTACULAR_SETTINGS = {
 
 Q_CLUSTER = {
     "name": "bnpl",
-    # Tasks wait on the database about half their time (py-spy during a webhook drain), so two per
-    # core: on 2 vCPUs 4 workers drained a backlog at 91 events/s against 64/s with 2 (bench/RESULTS.md).
+    # Tasks wait on the database about half their time (py-spy during a webhook drain): two per core.
     "workers": env.int("Q_WORKERS", default=4),
     "orm": "default",
     "timeout": env.int("Q_TIMEOUT", default=90),

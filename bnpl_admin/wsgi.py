@@ -13,8 +13,7 @@ application = get_wsgi_application()
 
 # What is loaded by now (Django, the apps, every view module through the URL patterns) lives as
 # long as the process. gc.freeze() keeps it out of the cyclic collector's passes, which otherwise
-# walk all of it on each full collection: a pause of a few milliseconds in some requests (p99 of
-# the users list 14.2 -> 11.9 and 16.2 -> 13.7 ms in paired runs; bench/RESULTS.md).
+# walk all of it on each full collection: a pause of a few milliseconds in some requests.
 import_module(settings.ROOT_URLCONF)
 gc.collect()
 gc.freeze()

@@ -9,8 +9,8 @@ def actions_in_use() -> list[str]:
     """Every action the trail holds, in order, for the audit log's filter.
 
     One index probe per distinct action (a recursive "skip scan" on the index that starts with
-    `action`) instead of `SELECT DISTINCT action`, which reads the whole trail: 27 ms per page view
-    at 180,000 events, and the trail grows by an event per customer each overdue check flips.
+    `action`) instead of `SELECT DISTINCT action`, which reads the whole trail, and the trail grows
+    by an event per customer each overdue check flips.
     """
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
