@@ -1,6 +1,5 @@
 """Request validation and response bodies of the JSON API v1 (the contract's field names)."""
 
-import re
 from decimal import Decimal
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
@@ -11,9 +10,8 @@ from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.errors import InvalidCustomer
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
+from bnpl_admin.text import storable
 from bnpl_admin.webhooks.models import Merchant
-
-MERCHANT_CODE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 class Money(serializers.DecimalField):
@@ -105,8 +103,8 @@ class RepaymentSerializer(serializers.Serializer):
 
 
 class MerchantCode(serializers.SlugRelatedField):
-    """An optional merchant, named by its code. A value that cannot be a code (no slug, too long, a
-    NUL that PostgreSQL could not compare) is refused as unknown without a lookup."""
+    """An optional merchant, named by its code. A value the database could not even compare (not a
+    string, a NUL: `text.storable`) is refused as unknown without a lookup."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("error_messages", {"does_not_exist": "No merchant has this code.", "invalid": "Not a code."})
@@ -115,7 +113,7 @@ class MerchantCode(serializers.SlugRelatedField):
         )
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not MERCHANT_CODE.fullmatch(data):
+        if not isinstance(data, str) or not storable(data):
             self.fail("does_not_exist")
         return super().to_internal_value(data)
 
@@ -170,7 +168,7 @@ class PlanSerializer(serializers.Serializer):
     user_id = serializers.CharField(source="customer.customer_id")
     total_amount = Money()
     installment_count = serializers.IntegerField()
-    merchant = serializers.CharField(source="merchant_code", allow_null=True)
+    merchant = serializers.CharField(source="merchant.code", allow_null=True)  # null: no merchant
     status = serializers.CharField()
     installments = InstallmentSerializer(many=True, source="installments_in_order")  # see INSTALLMENTS_IN_ORDER
     created_at = serializers.DateTimeField()
@@ -180,7 +178,7 @@ class RefundSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     user_id = serializers.CharField(source="customer.customer_id")
     plan_id = serializers.UUIDField(allow_null=True)
-    merchant = serializers.CharField(source="merchant_code", allow_null=True)
+    merchant = serializers.CharField(source="merchant.code", allow_null=True)  # null: no merchant
     transaction_id = serializers.CharField()
     amount = Money()
     reason = serializers.CharField()

@@ -45,10 +45,6 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return f"Plan {self.id} ({self.total_amount})"
 
-    @property
-    def merchant_code(self) -> str | None:
-        return self.merchant.code if self.merchant_id else None
-
 
 class Installment(models.Model):
     class Status(models.TextChoices):

@@ -52,10 +52,6 @@ class Refund(models.Model):
         return f"Refund {self.transaction_id} {self.amount} ({self.status})"
 
     @property
-    def merchant_code(self) -> str | None:
-        return self.merchant.code if self.merchant_id else None
-
-    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 

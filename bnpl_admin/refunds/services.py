@@ -144,9 +144,8 @@ def _create_refund(
                 f"Refund amount {amount} exceeds what plan {plan.pk} still allows ({refundable:.2f})"
             )
         if merchant is not None and merchant.pk != plan.merchant_id:
-            raise InvalidRefund(
-                f"Plan {plan.pk} is merchant {plan.merchant_code or '(none)'}'s; its refund cannot name {merchant.code}"
-            )
+            owner = plan.merchant.code if plan.merchant else "(none)"
+            raise InvalidRefund(f"Plan {plan.pk} is merchant {owner}'s; its refund cannot name {merchant.code}")
         merchant = plan.merchant
     refund = Refund.objects.create(
         customer=customer,
