@@ -131,3 +131,6 @@ class RefundFactory(factory.django.DjangoModelFactory):
     amount = Decimal("100.00")
     reason = "Returned goods"
     status = Refund.Status.PENDING
+    # An APPROVED row made here took nothing off a schedule: all of it is owed to the customer.
+    amount_applied = factory.LazyAttribute(lambda r: Decimal("0.00") if r.status == Refund.Status.APPROVED else None)
+    amount_to_customer = factory.LazyAttribute(lambda r: r.amount if r.status == Refund.Status.APPROVED else None)

@@ -9,7 +9,17 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound
-from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
+from bnpl_admin.plans.errors import (
+    DebtUserError,
+    InvalidPlan,
+    NothingOutstanding,
+    PaymentConflict,
+    PaymentError,
+    PaymentExceedsBalance,
+    PaymentNotFound,
+    PlanNotCancellable,
+    PlanNotFound,
+)
 from bnpl_admin.refunds.errors import (
     IllegalTransition,
     InvalidRefund,
@@ -21,6 +31,12 @@ from bnpl_admin.refunds.errors import (
 REFUSAL_STATUS = {
     CustomerNotFound: 404,
     RefundNotFound: 404,
+    PaymentNotFound: 404,
+    PlanNotFound: 404,
+    PaymentConflict: 409,
+    PaymentExceedsBalance: 400,
+    NothingOutstanding: 400,
+    PlanNotCancellable: 400,
     CustomerAlreadyExists: 409,
     RefundConflict: 409,
     DebtUserError: 403,

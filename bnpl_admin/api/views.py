@@ -15,6 +15,7 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.dashboard.health import probe
+from bnpl_admin.plans import ledger
 from bnpl_admin.plans import selectors as plan_selectors
 from bnpl_admin.plans import services as plan_services
 from bnpl_admin.plans.models import Plan
@@ -97,7 +98,7 @@ class DebtView(ApiView):
     @idempotent("POST /api/v1/debt/{customer_id}/")
     def post(self, request, customer_id):
         fields = validated(s.RepaymentSerializer, request)
-        result = plan_services.record_payment(**fields, customer_id=customer_id, actor=Actor.from_request(request))
+        result = ledger.pay_installments(**fields, customer_id=customer_id, actor=Actor.from_request(request))
         return Response(
             {
                 "message": "Repayment processed successfully",

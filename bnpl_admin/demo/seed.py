@@ -25,7 +25,9 @@ from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import prepare_customer
-from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.plans import backfill
+from bnpl_admin.plans.ledger import settle_installment, take_off_from_last
+from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
@@ -258,6 +260,8 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
         if progress:
             progress(len(batch_customers))
 
+    with transaction.atomic():
+        backfill.post_paid_installments(Installment, Payment, PaymentAllocation)
     overdue = check_overdue(actor=Actor.system("seed_demo"))
     result.overdue_installments = overdue.installments_marked_overdue
     result.debt_customers = overdue.customers_marked_debt
@@ -274,23 +278,36 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
 def _insert_installments(rows: list[tuple]) -> None:
     """Installments are most of the rows: multi-row INSERTs from tuples, without model instances.
 
-    Each row: (plan_id, customer_id, number, amount_due, due_date, status, paid_at).
+    Each row: an unsaved Installment; a PAID one's payment is posted afterwards, in one go, by
+    `backfill.post_paid_installments`.
     """
     table = Installment._meta.db_table
-    columns = ("plan_id", "customer_id", "number", "amount_due", "due_date", "status", "paid_at")
+    columns = (
+        "plan_id",
+        "customer_id",
+        "number",
+        "amount_due",
+        "amount_paid",
+        "amount_refunded",
+        "due_date",
+        "status",
+        "paid_at",
+    )
     uuid_value = (lambda u: u.hex) if connection.vendor == "sqlite" else str
     adapt_datetime = connection.ops.adapt_datetimefield_value
     values = [
         (
-            uuid_value(plan_id),
-            customer_pk,
-            number,
-            str(amount),
-            due.isoformat(),
-            status,
-            paid_at and adapt_datetime(paid_at),
+            uuid_value(i.plan_id),
+            i.customer_id,
+            i.number,
+            str(i.amount_due),
+            str(i.amount_paid),
+            str(i.amount_refunded),
+            i.due_date.isoformat(),
+            i.status,
+            i.paid_at and adapt_datetime(i.paid_at),
         )
-        for plan_id, customer_pk, number, amount, due, status, paid_at in rows
+        for i in rows
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     chunk = 500  # stays under SQLite's bound-parameter limit
@@ -325,22 +342,38 @@ def _plans_and_refunds(rng, customers, merchants, today, now):
             past_due = [number for number, _, due in schedule if due < today]
             # A delinquent customer stopped paying at some installment already due.
             first_missed = rng.choice(past_due) if delinquent and past_due else None
-            all_paid = True
+            rows = []
             for number, amount, due in schedule:
-                status, paid_at = Installment.Status.UPCOMING, None
+                row = Installment(
+                    plan_id=plan.id, customer_id=customer.pk, number=number, amount_due=amount, due_date=due
+                )
                 if due < today and (first_missed is None or number < first_missed):
-                    status = Installment.Status.PAID
                     paid_on = due - datetime.timedelta(days=rng.randint(0, 5))
-                    paid_at = datetime.datetime.combine(paid_on, NOON_UTC)
-                else:
-                    all_paid = False
-                installments.append((plan.id, customer.pk, number, amount, due, status, paid_at))
-            if all_paid:
+                    row.status, row.amount_paid = Installment.Status.PAID, amount
+                    row.paid_at = datetime.datetime.combine(paid_on, NOON_UTC)
+                rows.append(row)
+            if all(row.status == Installment.Status.PAID for row in rows):
                 plan.status = Plan.Status.COMPLETED
             plans.append(plan)
             if rng.random() < REFUND_SHARE:
-                refunds.append(_refund(rng, customer, plan, now))
+                refund = _refund(rng, customer, plan, now)
+                if refund.status == Refund.Status.APPROVED:
+                    _apply(refund, plan, rows, now)
+                refunds.append(refund)
+            installments.extend(rows)
     return plans, installments, refunds
+
+
+def _apply(refund: Refund, plan: Plan, rows: list[Installment], now) -> None:
+    """Rule 8 on rows not yet inserted (the ledger's own arithmetic)."""
+    refund.amount_applied = take_off_from_last(refund.amount, rows)
+    refund.amount_to_customer = refund.amount - refund.amount_applied
+    for row in rows:
+        settle_installment(row, now=now)
+    if refund.amount == plan.total_amount:
+        plan.status = Plan.Status.CANCELLED
+    elif all(row.amount_remaining == 0 for row in rows):
+        plan.status = Plan.Status.COMPLETED
 
 
 def _refund(rng, customer, plan, now) -> Refund:

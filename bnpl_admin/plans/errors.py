@@ -16,3 +16,34 @@ class InvalidPlan(PlanError):
 
 class PaymentError(PlanError):
     pass
+
+
+class PlanNotFound(PlanError):
+    pass
+
+
+class PlanNotCancellable(PlanError):
+    pass
+
+
+class PaymentNotFound(PlanError):
+    pass
+
+
+class PaymentConflict(PlanError):
+    """The reference is already used by a payment with another customer or amount."""
+
+    def __init__(self, reference: str):
+        super().__init__(f"Reference {reference} was already used for a different payment")
+        self.reference = reference
+
+
+class PaymentExceedsBalance(PlanError):
+    def __init__(self, outstanding):
+        super().__init__(f"Payment exceeds the outstanding balance ({outstanding:.2f})")
+        self.outstanding = outstanding
+
+
+class NothingOutstanding(PlanError):
+    def __init__(self):
+        super().__init__("Nothing is outstanding")

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 
@@ -40,10 +40,16 @@ class Plan(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["customer", "-created_at"], name="plan_customer_created")]
-        permissions = [("record_payment", "Can record a payment on an installment")]
+        permissions = [
+            ("record_payment", "Can record a payment on an installment"),
+            ("cancel_plan", "Can cancel a plan without payments"),
+        ]
 
     def __str__(self) -> str:
         return f"Plan {self.id} ({self.total_amount})"
+
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Installment(models.Model):
@@ -51,6 +57,8 @@ class Installment(models.Model):
         UPCOMING = "UPCOMING", "Upcoming"
         PAID = "PAID", "Paid"
         OVERDUE = "OVERDUE", "Overdue"
+        # Nothing remaining and nothing paid: refunded, or the plan was cancelled.
+        CANCELLED = "CANCELLED", "Cancelled"
 
     # No single-column index on either key: (plan, number) and (customer, status) lead with them,
     # and every index is one more write for each installment the overdue checker flips.
@@ -60,7 +68,17 @@ class Installment(models.Model):
         "customers.Customer", on_delete=models.PROTECT, related_name="installments", db_index=False
     )
     number = models.PositiveSmallIntegerField()
-    amount_due = models.DecimalField(max_digits=14, decimal_places=2)
+    # Set at creation, never changed: payments and refunds move the two amounts below.
+    amount_due = models.DecimalField(**MONEY)
+    amount_paid = models.DecimalField(**MONEY, default=0)
+    # Taken off by approved refunds, or written off when the plan is cancelled.
+    amount_refunded = models.DecimalField(**MONEY, default=0)
+    # Computed by the database, so it can never disagree with the three amounts it comes from.
+    amount_remaining = models.GeneratedField(
+        expression=F("amount_due") - F("amount_paid") - F("amount_refunded"),
+        output_field=models.DecimalField(**MONEY),
+        db_persist=True,
+    )
     due_date = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPCOMING)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -71,7 +89,22 @@ class Installment(models.Model):
             models.UniqueConstraint(fields=["plan", "number"], name="installment_plan_number_unique"),
             models.CheckConstraint(condition=Q(amount_due__gt=0), name="installment_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["UPCOMING", "PAID", "OVERDUE"]), name="installment_status_valid"
+                condition=Q(amount_paid__gte=0, amount_refunded__gte=0)
+                & Q(amount_due__gte=F("amount_paid") + F("amount_refunded")),
+                name="installment_amounts_within_due",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["UPCOMING", "PAID", "OVERDUE", "CANCELLED"]), name="installment_status_valid"
+            ),
+            # The status says what the amounts say: open while something remains, PAID or CANCELLED
+            # (by whether anything was paid) once nothing does.
+            models.CheckConstraint(
+                condition=(
+                    Q(status__in=["UPCOMING", "OVERDUE"], amount_due__gt=F("amount_paid") + F("amount_refunded"))
+                    | Q(status="PAID", amount_paid__gt=0, amount_due=F("amount_paid") + F("amount_refunded"))
+                    | Q(status="CANCELLED", amount_paid=0, amount_due=F("amount_refunded"))
+                ),
+                name="installment_status_matches_amounts",
             ),
             models.CheckConstraint(
                 condition=Q(status="PAID", paid_at__isnull=False) | ~Q(status="PAID"),
@@ -90,3 +123,77 @@ class Installment(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.amount_due} due {self.due_date} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset({Installment.Status.UPCOMING, Installment.Status.OVERDUE})
+
+
+class Payment(models.Model):
+    """Money received from a customer; its allocations say which installments it paid."""
+
+    class Method(models.TextChoices):
+        CARD = "card", "Card"
+        CASH = "cash", "Cash"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        POSTED = "POSTED", "Posted"
+        REVERSED = "REVERSED", "Reversed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(**MONEY)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.OTHER)
+    # The payer's or the processor's id: the same reference is the same payment.
+    reference = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.POSTED)
+    received_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reversal_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=["POSTED", "REVERSED"]), name="payment_status_valid"),
+            models.CheckConstraint(
+                condition=Q(method__in=["card", "cash", "bank_transfer", "other"]), name="payment_method_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="REVERSED", reversed_at__isnull=False)
+                | Q(status="POSTED", reversed_at__isnull=True),
+                name="payment_reversal_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "-received_at"], name="payment_customer_received")]
+        permissions = [("reverse_payment", "Can reverse a posted payment")]
+
+    def __str__(self) -> str:
+        return f"Payment {self.reference} {self.amount} ({self.status})"
+
+
+class PaymentAllocation(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["payment", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+            models.UniqueConstraint(fields=["payment", "installment"], name="allocation_payment_installment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to installment {self.installment_id}"

@@ -1,8 +1,10 @@
-"""Writes to plans and installments: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2).
+"""Writes to plans and installments: create_plan (rule 1) and check_overdue (rule 2); the money
+ledger (payments, reversals, refunds, cancellation) is in `ledger`.
 
 Lock order, to stay free of deadlocks: the customer row before its installments, everywhere.
 On PostgreSQL check_overdue holds the debt-status advisory lock exclusively (one checker at a
-time) and record_payment holds it shared, so a payment and a checker run never interleave.
+time) and the ledger's moves (payments, reversals, refunds) hold it shared, so a payment and a
+checker run never interleave.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
-from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
+from bnpl_admin.plans.errors import DebtUserError, InvalidPlan
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule
 
@@ -86,105 +88,6 @@ def create_plan(
         data={"total_amount": str(total), "installment_count": installment_count, "start_date": start.isoformat()},
     )
     return plan
-
-
-def _installment_ids(values) -> list[int]:
-    """Whole-number ids only: a fraction, a bool or a bare string is refused, never truncated."""
-    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
-        raise PaymentError("installment_ids must be a list of integers")
-    ids = set()
-    for value in values:
-        if isinstance(value, int) and not isinstance(value, bool):
-            ids.add(value)
-        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            ids.add(int(value))
-        else:
-            raise PaymentError("installment_ids must be a list of integers")
-    if not ids:
-        raise PaymentError("installment_ids must not be empty")
-    return sorted(ids)
-
-
-@dataclass(frozen=True)
-class PaymentResult:
-    paid_installments: int
-    customer_status: str
-    completed_plan_ids: list
-
-
-@transaction.atomic
-def record_payment(*, installment_ids: list[int], actor: Actor, customer_id: str | None = None) -> PaymentResult:
-    """Mark unpaid installments PAID, all or nothing (rule 3).
-
-    Every id must be an UPCOMING or OVERDUE installment of one customer (of `customer_id` when
-    given). Plans whose installments are then all PAID become COMPLETED; a DEBT_USER left with no
-    OVERDUE installment returns to NORMAL.
-    """
-    ids = _installment_ids(installment_ids)
-    owners = set(Installment.objects.filter(pk__in=ids).values_list("customer__customer_id", flat=True))
-    if customer_id is None:
-        if len(owners) > 1:
-            raise PaymentError("All installments must belong to the same user")
-        customer_id = owners.pop() if owners else None
-    if customer_id is None:
-        raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, ids))}")
-
-    customer_services.hold_debt_status_lock()
-    customer = customer_services.lock_customer(customer_id)
-    installments = list(Installment.objects.select_for_update().filter(pk__in=ids, customer=customer).order_by("pk"))
-    by_id = {i.pk: i for i in installments}
-    invalid = [pk for pk in ids if pk not in by_id or by_id[pk].status == Installment.Status.PAID]
-    if invalid:
-        raise PaymentError(f"Not unpaid installments of this user: {', '.join(map(str, invalid))}")
-
-    now = timezone.now()
-    Installment.objects.filter(pk__in=ids).update(status=Installment.Status.PAID, paid_at=now)
-    audit.record_many(
-        actor=actor,
-        action="installment.paid",
-        target_type="installment",
-        events=[
-            (
-                installment.pk,
-                customer.customer_id,
-                {
-                    "plan_id": str(installment.plan_id),
-                    "number": installment.number,
-                    "amount": str(installment.amount_due),
-                    "was": installment.status,
-                },
-            )
-            for installment in installments
-        ],
-    )
-
-    plan_ids = {i.plan_id for i in installments}
-    completed = list(
-        Plan.objects.filter(pk__in=plan_ids, status=Plan.Status.ACTIVE)
-        .exclude(installments__status__in=[Installment.Status.UPCOMING, Installment.Status.OVERDUE])
-        .values_list("pk", flat=True)
-    )
-    if completed:
-        Plan.objects.filter(pk__in=completed).update(status=Plan.Status.COMPLETED)
-        audit.record_many(
-            actor=actor,
-            action="plan.completed",
-            target_type="plan",
-            events=[(plan_id, customer.customer_id, {}) for plan_id in completed],
-        )
-
-    oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
-    if customer.overdue_since != oldest["oldest"]:
-        customer.overdue_since = oldest["oldest"]
-        customer.save(update_fields=["overdue_since", "updated_at"])
-    if customer.status == Customer.Status.DEBT_USER and customer.overdue_since is None:
-        customer_services.change_status(
-            customer=customer,
-            status=Customer.Status.NORMAL,
-            reason="No overdue installment left after payment",
-            actor=actor,
-        )
-    return PaymentResult(paid_installments=len(ids), customer_status=customer.status, completed_plan_ids=completed)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.plans import services
+from bnpl_admin.plans import ledger, services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
 from bnpl_admin.plans.forms import PaymentForm, PlanForm
 from bnpl_admin.plans.models import Installment
@@ -78,7 +78,7 @@ def record_payment(request, installment_id):
     if request.method == "POST" and form.is_valid():
 
         def work() -> str:
-            services.record_payment(
+            ledger.pay_installments(
                 installment_ids=[installment.pk], customer_id=customer.customer_id, actor=Actor.from_request(request)
             )
             return reverse("customers:detail", args=[customer.customer_id]) + f"#plan-{installment.plan_id}"

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Refund(models.Model):
@@ -28,6 +28,10 @@ class Refund(models.Model):
     # Why the status is what it is (e.g. "Cancelled by staff: duplicate order").
     status_detail = models.CharField(max_length=500, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the refund is APPROVED (rule 8): the part taken off the plan's remaining amounts,
+    # and the rest, money already paid that the provider owes the customer back.
+    amount_applied = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    amount_to_customer = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -40,6 +44,16 @@ class Refund(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(
                 condition=Q(status__in=["PENDING", "PROCESSING", "APPROVED", "REJECTED"]), name="refund_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status="APPROVED",
+                    amount_applied__gte=0,
+                    amount_to_customer__gte=0,
+                    amount=F("amount_applied") + F("amount_to_customer"),
+                )
+                | Q(~Q(status="APPROVED"), amount_applied__isnull=True, amount_to_customer__isnull=True),
+                name="refund_approved_is_split",
             ),
         ]
         indexes = [

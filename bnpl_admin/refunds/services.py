@@ -16,6 +16,7 @@ from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
+from bnpl_admin.plans import ledger
 from bnpl_admin.plans.models import Plan
 from bnpl_admin.refunds.errors import (
     IllegalTransition,
@@ -137,6 +138,8 @@ def _create_refund(
             )
         except (ValueError, Plan.DoesNotExist):
             raise InvalidRefund(f"Plan {plan_id} not found for user {customer_id}") from None
+        if plan.status == Plan.Status.CANCELLED:
+            raise InvalidRefund(f"Plan {plan.pk} is cancelled")
         already = plan.refunds.exclude(status=Refund.Status.REJECTED).aggregate(total=Sum("amount"))["total"] or 0
         refundable = plan.total_amount - already
         if amount > refundable:
@@ -198,14 +201,37 @@ def transition(*, refund: Refund, to: str, actor: Actor, detail: str = "", merch
         refund.merchant_reference = merchant_reference
     if to in TERMINAL_STATUSES:
         refund.processed_at = timezone.now()
-    refund.save(update_fields=["status", "status_detail", "merchant_reference", "processed_at", "updated_at"])
+    if to == Refund.Status.APPROVED:
+        # Rule 8, in this transaction: a refund becomes APPROVED once, so it is applied once.
+        ledger.apply_approved_refund(refund, actor=actor)
+    refund.save(
+        update_fields=[
+            "status",
+            "status_detail",
+            "merchant_reference",
+            "processed_at",
+            "amount_applied",
+            "amount_to_customer",
+            "updated_at",
+        ]
+    )
     audit.record(
         actor=actor,
         action="refund.status_changed",
         target_type="refund",
         target_id=refund.pk,
         customer_ref=refund.customer.customer_id,
-        data={"from": before, "to": to, "detail": detail, "transaction_id": refund.transaction_id},
+        data={
+            "from": before,
+            "to": to,
+            "detail": detail,
+            "transaction_id": refund.transaction_id,
+            **(
+                {"amount_applied": str(refund.amount_applied), "amount_to_customer": str(refund.amount_to_customer)}
+                if to == Refund.Status.APPROVED
+                else {}
+            ),
+        },
     )
     return refund
 

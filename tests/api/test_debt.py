@@ -178,7 +178,7 @@ class TestRepayment:
         assert str(foreign.pk) in body["error"]
         assert statuses(plan) == [OVERDUE, OVERDUE, UPCOMING]
         assert statuses(other) == [UPCOMING, UPCOMING, UPCOMING]
-        assert not AuditEvent.objects.filter(action="installment.paid").exists()
+        assert not AuditEvent.objects.filter(action="payment.recorded").exists()
 
     def test_an_already_paid_installment_is_a_400_and_nothing_else_is_paid(self, support_client, debtor):
         customer, plan, (first, second, _third) = debtor
@@ -191,7 +191,7 @@ class TestRepayment:
         assert statuses(plan) == [PAID, OVERDUE, UPCOMING]
         customer.refresh_from_db()
         assert customer.status == Customer.Status.DEBT_USER
-        assert AuditEvent.objects.filter(action="installment.paid").count() == 1
+        assert AuditEvent.objects.filter(action="payment.recorded").count() == 1
 
     def test_an_id_that_does_not_exist_is_a_400_and_nothing_is_paid(self, support_client, debtor):
         _customer, plan, (first, _second, _third) = debtor

@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.plans.ledger import pay_installments
 from bnpl_admin.plans.models import Installment
-from bnpl_admin.plans.services import check_overdue, record_payment
+from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
 from tests.api.conftest import PII_FIELDS, assert_no_raw_pii, bearer_client, raw_pii_in_database
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFactory
@@ -96,7 +97,7 @@ class Seeded:
             PlanFactory(customer=customers[3], total_amount=Decimal("999.99"), installment_count=12),
         ]
         check_overdue(actor=actor)  # customers[1] becomes DEBT_USER
-        record_payment(installment_ids=[plans[2].installments.get(number=1).pk], actor=actor)
+        pay_installments(installment_ids=[plans[2].installments.get(number=1).pk], actor=actor)
         refunds = [
             RefundFactory(customer=customers[0], plan=plans[0], transaction_id="txn-1", amount=Decimal("10.00")),
             RefundFactory(customer=customers[2], transaction_id="txn-2", status=Refund.Status.APPROVED),

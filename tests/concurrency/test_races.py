@@ -20,8 +20,9 @@ from bnpl_admin.customers.errors import CustomerAlreadyExists
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import create_customer
 from bnpl_admin.plans.errors import DebtUserError, PaymentError
+from bnpl_admin.plans.ledger import pay_installments
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.plans.services import check_overdue, create_plan, record_payment
+from bnpl_admin.plans.services import check_overdue, create_plan
 from bnpl_admin.refunds.errors import RefundLimitExceeded
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.refunds.services import issue_refund
@@ -102,8 +103,8 @@ def test_the_same_installment_paid_twice_at_once_is_paid_once():
     installment = plan.installments.get(number=1)
 
     results = run_together(
-        lambda: record_payment(installment_ids=[installment.pk], actor=ACTOR),
-        lambda: record_payment(installment_ids=[installment.pk], actor=ACTOR),
+        lambda: pay_installments(installment_ids=[installment.pk], actor=ACTOR),
+        lambda: pay_installments(installment_ids=[installment.pk], actor=ACTOR),
     )
 
     successes = [r for r in results if not isinstance(r, BaseException)]
@@ -113,7 +114,7 @@ def test_the_same_installment_paid_twice_at_once_is_paid_once():
     assert isinstance(failures[0], PaymentError), failures[0]
     installment.refresh_from_db()
     assert installment.status == Installment.Status.PAID
-    assert AuditEvent.objects.filter(action="installment.paid", target_id=str(installment.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="payment.recorded").count() == 1
 
 
 def _checker_runs_while_a_status_change_waits(monkeypatch, change, *, as_of: datetime.date) -> tuple[list, bool]:
@@ -165,7 +166,7 @@ def test_a_payment_racing_the_overdue_checker_never_leaves_a_normal_customer_wit
 
     errors, checker_waited = _checker_runs_while_a_status_change_waits(
         monkeypatch,
-        lambda: record_payment(installment_ids=[first.pk], actor=ACTOR),
+        lambda: pay_installments(installment_ids=[first.pk], actor=ACTOR),
         as_of=datetime.date(2025, 3, 20),  # #2 (Mar 10) becomes OVERDUE
     )
 

@@ -551,11 +551,11 @@ def test_names_and_refund_reasons_are_html_escaped(support_client, aziz):
 
 
 def test_the_profile_debt_summary_leaves_paid_installments_out(support_client, in_debt):
-    from bnpl_admin.plans.services import record_payment
+    from bnpl_admin.plans.ledger import pay_installments
 
     customer, plan, _ = in_debt
     paid = plan.installments.get(number=1)
-    record_payment(installment_ids=[paid.id], actor=Actor.system("test"))
+    pay_installments(installment_ids=[paid.id], actor=Actor.system("test"))
 
     response = support_client.get("/customers/usr-001/")
 

@@ -54,8 +54,9 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import MAX_AMOUNT
+from bnpl_admin.plans.ledger import pay_installments
 from bnpl_admin.plans.models import Installment
-from bnpl_admin.plans.services import check_overdue, record_payment
+from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.models import FormSubmission
 from bnpl_admin.webhooks.models import WebhookEvent
@@ -326,7 +327,7 @@ def world(db):
     PlanFactory(customer=customers[1], start_date=today - datetime.timedelta(days=70))  # falls overdue
     two = PlanFactory(customer=customers[2], total_amount=Decimal("120.00"), installment_count=2)
     check_overdue(actor=actor)  # usr-002 becomes DEBT_USER
-    record_payment(installment_ids=[two.installments.get(number=1).pk], actor=actor)
+    pay_installments(installment_ids=[two.installments.get(number=1).pk], actor=actor)
     refunds = {
         Refund.Status.PENDING: RefundFactory(customer=customers[0], plan=active, transaction_id="txn-pending"),
         Refund.Status.PROCESSING: RefundFactory(

@@ -103,7 +103,7 @@ def test_a_user_without_a_role_cannot_record_a_payment(client_for, plan):
     assert_refused(browser.post(pay_url(installment), {"token": uuid.uuid4()}))
     installment.refresh_from_db()
     assert installment.status == Installment.Status.UPCOMING
-    assert not AuditEvent.objects.filter(action="installment.paid").exists()
+    assert not AuditEvent.objects.filter(action="payment.recorded").exists()
 
 
 @pytest.mark.parametrize("role", ["support", "risk", "admin"])
@@ -325,8 +325,9 @@ def test_posting_the_payment_pays_the_installment_and_audits_it(support_client, 
     assert response.status_code == 302 and response.url == f"/customers/usr-001/#plan-{plan.pk}"
     assert installment.status == Installment.Status.PAID and installment.paid_at is not None
     assert plan.status == Plan.Status.ACTIVE
-    event = AuditEvent.objects.get(action="installment.paid")
-    assert event.target_id == str(installment.pk) and event.actor_user == support_client.user
+    event = AuditEvent.objects.get(action="payment.recorded")
+    assert event.data["allocations"][0]["installment_id"] == installment.pk
+    assert event.actor_user == support_client.user
     assert "Payment of installment #1 recorded. Plan is ACTIVE; customer is NORMAL." in messages_of(
         support_client.get(response.url)
     )
@@ -365,7 +366,7 @@ def test_submitting_the_same_payment_token_twice_pays_once(support_client, plan)
     first = pay_through_the_page(support_client, installment, token=token)
     second = pay_through_the_page(support_client, installment, token=token)
 
-    assert AuditEvent.objects.filter(action="installment.paid").count() == 1
+    assert AuditEvent.objects.filter(action="payment.recorded").count() == 1
     assert second.status_code == 302 and second.url == first.url
     assert "This payment was already recorded." in messages_of(support_client.get(second.url))
 
@@ -388,7 +389,7 @@ def test_paying_an_already_paid_installment_again_is_an_error_message_not_a_500(
 
     assert response.status_code == 200
     assert f"Not unpaid installments of this user: {installment.pk}" in html_of(response)
-    assert AuditEvent.objects.filter(action="installment.paid").count() == 1
+    assert AuditEvent.objects.filter(action="payment.recorded").count() == 1
 
 
 def test_a_payment_with_a_forged_token_pays_nothing(support_client, plan):

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.services import override_status
-from bnpl_admin.plans.services import check_overdue, record_payment
+from bnpl_admin.plans.ledger import pay_installments
+from bnpl_admin.plans.services import check_overdue
 from tests.factories import CustomerFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,11 @@ def test_paying_the_oldest_moves_the_date_and_paying_all_clears_it():
     check_overdue()
     first, second = plan.installments.filter(status="OVERDUE").order_by("number")
 
-    record_payment(installment_ids=[first.pk], actor=ACTOR)
+    pay_installments(installment_ids=[first.pk], actor=ACTOR)
     plan.customer.refresh_from_db()
     assert plan.customer.overdue_since == second.due_date and plan.customer.status == "DEBT_USER"
 
-    record_payment(installment_ids=[second.pk], actor=ACTOR)
+    pay_installments(installment_ids=[second.pk], actor=ACTOR)
     plan.customer.refresh_from_db()
     assert plan.customer.overdue_since is None and plan.customer.status == "NORMAL"
 

@@ -1,4 +1,4 @@
-"""plans.services: create_plan (rule 1), record_payment (rule 3), check_overdue (rule 2)."""
+"""plans.services: create_plan (rule 1), check_overdue (rule 2); ledger.pay_installments (rules 3, 6)."""
 
 import datetime
 from decimal import Decimal
@@ -12,8 +12,9 @@ from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import override_status, prepare_customer
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
+from bnpl_admin.plans.ledger import pay_installments
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.plans.services import check_overdue, create_plan, record_payment
+from bnpl_admin.plans.services import check_overdue, create_plan
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -175,27 +176,31 @@ class TestCreatePlan:
 
 
 class TestRecordPayment:
-    def test_pays_the_installments_and_audits_each_one(self, actor, audit_events):
+    def test_pays_the_installments_with_one_audited_payment(self, actor, audit_events):
         plan = PlanFactory()
         first, second, _ = plan.installments.order_by("number")
 
-        result = record_payment(installment_ids=[first.pk, second.pk], actor=actor)
+        result = pay_installments(installment_ids=[first.pk, second.pk], actor=actor)
 
         assert result.paid_installments == 2
         assert result.customer_status == Customer.Status.NORMAL
-        assert result.completed_plan_ids == []
+        assert Plan.objects.get(pk=plan.pk).status == Plan.Status.ACTIVE
         assert _statuses(plan) == ["PAID", "PAID", "UPCOMING"]
         assert plan.installments.filter(status="PAID", paid_at__isnull=False).count() == 2
-        events = audit_events("installment.paid")
-        assert [e.target_id for e in events] == [str(first.pk), str(second.pk)]
-        assert events[0].data == {"plan_id": str(plan.pk), "number": 1, "amount": "166.67", "was": "UPCOMING"}
-        assert {e.actor_user for e in events} == {actor.user}
+        [event] = audit_events("payment.recorded")
+        assert event.target_id == str(result.payment.pk)
+        assert event.data["amount"] == "333.34"
+        assert [(a["installment_id"], a["amount"]) for a in event.data["allocations"]] == [
+            (first.pk, "166.67"),
+            (second.pk, "166.67"),
+        ]
+        assert event.actor_user == actor.user
 
     def test_ids_may_be_given_as_numeric_strings_and_duplicates_count_once(self, actor):
         plan = PlanFactory()
         first = plan.installments.get(number=1)
 
-        result = record_payment(installment_ids=[str(first.pk), first.pk], actor=actor)
+        result = pay_installments(installment_ids=[str(first.pk), first.pk], actor=actor)
 
         assert result.paid_installments == 1
         assert _statuses(plan) == ["PAID", "UPCOMING", "UPCOMING"]
@@ -205,11 +210,11 @@ class TestRecordPayment:
         ids = list(plan.installments.values_list("pk", flat=True))
 
         with pytest.raises(PaymentError, match="999999"):
-            record_payment(installment_ids=[*ids, 999999], actor=actor)
+            pay_installments(installment_ids=[*ids, 999999], actor=actor)
 
         assert _statuses(plan) == ["UPCOMING", "UPCOMING", "UPCOMING"]
         assert not plan.installments.filter(paid_at__isnull=False).exists()
-        assert not AuditEvent.objects.filter(action="installment.paid").exists()
+        assert not AuditEvent.objects.filter(action="payment.recorded").exists()
 
     def test_another_customers_installment_is_refused(self, actor):
         mine = PlanFactory()
@@ -217,7 +222,7 @@ class TestRecordPayment:
         their_installment = theirs.installments.get(number=1)
 
         with pytest.raises(PaymentError):
-            record_payment(
+            pay_installments(
                 installment_ids=[mine.installments.get(number=1).pk, their_installment.pk],
                 customer_id=mine.customer.customer_id,
                 actor=actor,
@@ -230,7 +235,7 @@ class TestRecordPayment:
         me = CustomerFactory()
 
         with pytest.raises(PaymentError):
-            record_payment(
+            pay_installments(
                 installment_ids=[theirs.installments.get(number=1).pk], customer_id=me.customer_id, actor=actor
             )
 
@@ -240,29 +245,29 @@ class TestRecordPayment:
         a, b = PlanFactory(), PlanFactory()
 
         with pytest.raises(PaymentError, match="same user"):
-            record_payment(installment_ids=[a.installments.first().pk, b.installments.first().pk], actor=actor)
+            pay_installments(installment_ids=[a.installments.first().pk, b.installments.first().pk], actor=actor)
 
         assert not Installment.objects.filter(status="PAID").exists()
 
     def test_an_installment_already_paid_is_refused(self, actor):
         plan = PlanFactory()
         first, second, _ = plan.installments.order_by("number")
-        record_payment(installment_ids=[first.pk], actor=actor)
+        pay_installments(installment_ids=[first.pk], actor=actor)
         paid_at = Installment.objects.get(pk=first.pk).paid_at
 
         with pytest.raises(PaymentError):
-            record_payment(installment_ids=[first.pk, second.pk], actor=actor)
+            pay_installments(installment_ids=[first.pk, second.pk], actor=actor)
 
         assert _statuses(plan) == ["PAID", "UPCOMING", "UPCOMING"]
         assert Installment.objects.get(pk=first.pk).paid_at == paid_at
-        assert len(AuditEvent.objects.filter(action="installment.paid")) == 1
+        assert len(AuditEvent.objects.filter(action="payment.recorded")) == 1
 
     @pytest.mark.parametrize("ids", [[], ["abc"], [None], None, [[1]]])
     def test_malformed_id_lists_are_refused(self, actor, ids):
         PlanFactory()
 
         with pytest.raises(PaymentError):
-            record_payment(installment_ids=ids, actor=actor)
+            pay_installments(installment_ids=ids, actor=actor)
 
         assert not Installment.objects.filter(status="PAID").exists()
 
@@ -272,7 +277,7 @@ class TestRecordPayment:
         first = plan.installments.get(number=1)
 
         with pytest.raises(PaymentError):
-            record_payment(installment_ids=[first.pk + fraction], actor=actor)
+            pay_installments(installment_ids=[first.pk + fraction], actor=actor)
 
         assert _statuses(plan) == ["UPCOMING", "UPCOMING", "UPCOMING"]
 
@@ -280,7 +285,7 @@ class TestRecordPayment:
         customer, plan = _overdue_customer(recent=True)
         overdue = plan.installments.get(status="OVERDUE")
 
-        result = record_payment(installment_ids=[overdue.pk], customer_id=customer.customer_id, actor=actor)
+        result = pay_installments(installment_ids=[overdue.pk], customer_id=customer.customer_id, actor=actor)
 
         assert result.customer_status == Customer.Status.NORMAL
         customer.refresh_from_db()
@@ -289,7 +294,6 @@ class TestRecordPayment:
         assert recovery.data["from"] == "DEBT_USER"
         assert recovery.data["to"] == "NORMAL"
         assert recovery.actor_user == actor.user
-        assert audit_events("installment.paid")[0].data["was"] == "OVERDUE"
 
     def test_a_customer_with_another_overdue_installment_stays_a_debt_user(self, actor, audit_events):
         recent_start = timezone.localdate() - datetime.timedelta(days=45)
@@ -300,14 +304,14 @@ class TestRecordPayment:
         first_overdue, second_overdue = Installment.objects.filter(customer=customer, status="OVERDUE")
         flips = len(audit_events("customer.status_changed"))
 
-        result = record_payment(installment_ids=[first_overdue.pk], actor=actor)
+        result = pay_installments(installment_ids=[first_overdue.pk], actor=actor)
 
         assert result.customer_status == Customer.Status.DEBT_USER
         customer.refresh_from_db()
         assert customer.status == Customer.Status.DEBT_USER
         assert len(audit_events("customer.status_changed")) == flips
 
-        record_payment(installment_ids=[second_overdue.pk], actor=actor)
+        pay_installments(installment_ids=[second_overdue.pk], actor=actor)
 
         customer.refresh_from_db()
         assert customer.status == Customer.Status.NORMAL
@@ -316,7 +320,7 @@ class TestRecordPayment:
         customer, plan = _overdue_customer()
         upcoming = plan.installments.filter(status="UPCOMING").first()
 
-        result = record_payment(installment_ids=[upcoming.pk], actor=actor)
+        result = pay_installments(installment_ids=[upcoming.pk], actor=actor)
 
         assert result.customer_status == Customer.Status.DEBT_USER
         customer.refresh_from_db()
@@ -327,9 +331,8 @@ class TestRecordPayment:
         other = PlanFactory(customer=plan.customer)
         ids = list(plan.installments.values_list("pk", flat=True))
 
-        result = record_payment(installment_ids=ids, actor=actor)
+        pay_installments(installment_ids=ids, actor=actor)
 
-        assert result.completed_plan_ids == [plan.pk]
         assert Plan.objects.get(pk=plan.pk).status == Plan.Status.COMPLETED
         assert Plan.objects.get(pk=other.pk).status == Plan.Status.ACTIVE
         [event] = audit_events("plan.completed")
@@ -339,9 +342,10 @@ class TestRecordPayment:
         plan = PlanFactory(installment_count=2)
         first, second = plan.installments.order_by("number")
 
-        assert record_payment(installment_ids=[first.pk], actor=actor).completed_plan_ids == []
+        pay_installments(installment_ids=[first.pk], actor=actor)
         assert Plan.objects.get(pk=plan.pk).status == Plan.Status.ACTIVE
-        assert record_payment(installment_ids=[second.pk], actor=actor).completed_plan_ids == [plan.pk]
+        pay_installments(installment_ids=[second.pk], actor=actor)
+        assert Plan.objects.get(pk=plan.pk).status == Plan.Status.COMPLETED
         assert Plan.objects.get(pk=plan.pk).status == Plan.Status.COMPLETED
 
 
@@ -391,7 +395,7 @@ class TestCheckOverdue:
 
     def test_paid_installments_are_left_alone(self, actor):
         plan = PlanFactory(start_date=START)
-        record_payment(installment_ids=[plan.installments.get(number=1).pk], actor=actor)
+        pay_installments(installment_ids=[plan.installments.get(number=1).pk], actor=actor)
 
         result = check_overdue(as_of=AS_OF)
 
