@@ -93,13 +93,13 @@ class DebtSummary:
 def debt_summary(installments: Iterable[Installment]) -> DebtSummary:
     """The debt figures of a customer's installments: the profile adds up those of the plans it
     has already loaded (`plans_of`) instead of asking the database again."""
-    unpaid = [i for i in installments if i.status != Installment.Status.PAID]
+    unpaid = [i for i in installments if i.is_open]
     overdue = [i for i in unpaid if i.status == Installment.Status.OVERDUE]
     return DebtSummary(
-        total_overdue=sum((i.amount_due for i in overdue), start=Decimal("0.00")),
+        total_overdue=sum((i.amount_remaining for i in overdue), start=Decimal("0.00")),
         overdue_count=len(overdue),
         oldest_due_date=min((i.due_date for i in overdue), default=None),
-        outstanding=sum((i.amount_due for i in unpaid), start=Decimal("0.00")),
+        outstanding=sum((i.amount_remaining for i in unpaid), start=Decimal("0.00")),
     )
 
 
@@ -120,7 +120,7 @@ def debt_users() -> QuerySet[Customer]:
         .only(*LIST_COLUMNS, "overdue_since")
         .annotate(
             # NULL (shown as a dash) when the customer has no overdue installment, as SUM gives it.
-            total_overdue=Subquery(per_customer.annotate(total=Sum("amount_due")).values("total")),
+            total_overdue=Subquery(per_customer.annotate(total=Sum("amount_remaining")).values("total")),
             overdue_count=Coalesce(Subquery(per_customer.annotate(count=Count("*")).values("count")), 0),
             oldest_due_date=F("overdue_since"),
         )
@@ -139,7 +139,16 @@ def _debt_status_rows(customer_id: str) -> QuerySet:
         Customer.objects.filter(customer_id=customer_id)
         .annotate(overdue=overdue)
         .order_by("overdue__due_date", "overdue__id")
-        .values_list("status", "overdue__id", "overdue__plan_id", "overdue__amount_due", "overdue__due_date")
+        .values_list(
+            "status",
+            "overdue__id",
+            "overdue__plan_id",
+            "overdue__amount_due",
+            "overdue__amount_paid",
+            "overdue__amount_refunded",
+            "overdue__amount_remaining",
+            "overdue__due_date",
+        )
     )
 
 
@@ -155,10 +164,17 @@ def debt_status(customer_id: str) -> dict:
         raise CustomerNotFound(customer_id)
     today = timezone.localdate()
     installments = []
-    for _, pk, plan_id, amount_due, due_date in rows:
+    for _, pk, plan_id, amount_due, paid, refunded, left, due_date in rows:
         if pk is not None:
             installment = Installment(
-                id=pk, plan_id=plan_id, amount_due=amount_due, due_date=due_date, status=Installment.Status.OVERDUE
+                id=pk,
+                plan_id=plan_id,
+                amount_due=amount_due,
+                amount_paid=paid,
+                amount_refunded=refunded,
+                amount_remaining=left,
+                due_date=due_date,
+                status=Installment.Status.OVERDUE,
             )
             installment.days_overdue = (today - due_date).days
             installments.append(installment)

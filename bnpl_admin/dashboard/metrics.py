@@ -34,7 +34,7 @@ def compute_figures(*, today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     customers = dict(Customer.objects.order_by().values_list("status").annotate(n=Count("id")))
     overdue = Installment.objects.filter(status=Installment.Status.OVERDUE).aggregate(
-        n=Count("id"), total=Sum("amount_due")
+        n=Count("id"), total=Sum("amount_remaining")
     )
     refund_rows = Refund.objects.order_by().values_list("status").annotate(n=Count("id"), total=Sum("amount"))
     refunds = {status: (n, total) for status, n, total in refund_rows}
