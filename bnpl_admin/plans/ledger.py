@@ -38,6 +38,7 @@ from bnpl_admin.plans.errors import (
     PlanNotFound,
 )
 from bnpl_admin.plans.models import OPEN_STATUSES, Installment, Payment, PaymentAllocation, Plan
+from bnpl_admin.plans.schedule import overdue_cutoff
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.text import storable
 
@@ -401,12 +402,12 @@ def reverse_payment(*, payment_id, reason: str, actor: Actor) -> Payment:
     installments = {
         i.pk: i for i in Installment.objects.select_for_update().filter(plan_id__in=plan_ids).order_by("pk")
     }
-    now, today = timezone.now(), timezone.localdate()
+    now, cutoff = timezone.now(), overdue_cutoff(timezone.localdate())
     for allocation in allocations:
         installments[allocation.installment_id].amount_paid -= allocation.amount
     _absorb_refunds_owed(plan_ids, installments.values())
     for installment in installments.values():
-        settle_installment(installment, now=now, reopen_overdue_before=today)
+        settle_installment(installment, now=now, reopen_overdue_before=cutoff)
     Installment.objects.bulk_update(list(installments.values()), _MOVED)
 
     payment.status, payment.reversed_at, payment.reversed_by = Payment.Status.REVERSED, now, actor.user

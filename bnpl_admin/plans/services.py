@@ -27,7 +27,7 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule
+from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule, overdue_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -117,20 +117,21 @@ _AUDIT_FLIPS = (
 )
 
 
-def _audit_flips(*, as_of: datetime.date, now: datetime.datetime, actor: Actor) -> int:
+def _audit_flips(*, cutoff: datetime.date, now: datetime.datetime, actor: Actor) -> int:
     """One customer.status_changed row per NORMAL customer about to become DEBT_USER."""
     data = {"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON}
     at = AuditEvent._meta.get_field("at").get_db_prep_value(now, connection)
     data = AuditEvent._meta.get_field("data").get_db_prep_value(data, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_AUDIT_FLIPS, [at, actor.kind, actor.label, data, as_of])
+        cursor.execute(_AUDIT_FLIPS, [at, actor.kind, actor.label, data, cutoff])
         return cursor.rowcount
 
 
 @transaction.atomic
 def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
-    """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER
-    (each audited), with `overdue_since` moved back to their oldest late installment.
+    """Rule 2: UPCOMING installments late as of `as_of` (due before it, less the grace days of
+    rule 10) become OVERDUE; their customers DEBT_USER (each audited), with `overdue_since` moved
+    back to their oldest late installment.
 
     Set-based, the same statements on SQLite and PostgreSQL: a constant number of queries whatever
     the number of rows, driven by the installments falling due rather than by every customer.
@@ -139,16 +140,17 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     """
     actor = actor or Actor.system("overdue-checker")
     as_of = as_of or timezone.localdate()
+    cutoff = overdue_cutoff(as_of)
     now = timezone.now()
     customer_services.hold_debt_status_lock(exclusive=True)
-    falling_due = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of)
-    late = Customer.objects.filter(pk__in=RawSQL(_LATE_CUSTOMERS, [as_of]))
+    falling_due = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=cutoff)
+    late = Customer.objects.filter(pk__in=RawSQL(_LATE_CUSTOMERS, [cutoff]))
     # Locked first: a plan being created for one of them is waited for, and audited before the flip.
     list(late.filter(status=Customer.Status.NORMAL).select_for_update().order_by().values_list("pk", flat=True))
-    flipped = _audit_flips(as_of=as_of, now=now, actor=actor)
+    flipped = _audit_flips(cutoff=cutoff, now=now, actor=actor)
     oldest = Subquery(
         Installment.objects.filter(customer=OuterRef("pk"))
-        .filter(Q(status=Installment.Status.OVERDUE) | Q(status=Installment.Status.UPCOMING, due_date__lt=as_of))
+        .filter(Q(status=Installment.Status.OVERDUE) | Q(status=Installment.Status.UPCOMING, due_date__lt=cutoff))
         .order_by()
         .values("customer")
         .annotate(oldest=Min("due_date"))
