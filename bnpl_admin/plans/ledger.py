@@ -555,13 +555,21 @@ def _settle_plans(plan_ids, *, customer, actor: Actor, approving=None) -> None:
 
 
 def _settle_customer(customer: Customer, *, actor: Actor, reason: str, may_become_debt: bool = False) -> None:
-    """Rule 3: a DEBT_USER with no OVERDUE installment left returns to NORMAL. A reversal
-    (`may_become_debt`) also makes a customer with an overdue installment DEBT_USER at once."""
+    """Rule 3: a DEBT_USER with no OVERDUE installment left returns to NORMAL, and a hold (rule 11)
+    ends with the debt. A reversal (`may_become_debt`) also makes a customer with an overdue
+    installment DEBT_USER at once, unless a hold says to wait."""
     oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
     if customer.overdue_since != oldest["oldest"]:
         customer.overdue_since = oldest["oldest"]
         customer.save(update_fields=["overdue_since", "updated_at"])
-    if customer.status == Customer.Status.DEBT_USER and customer.overdue_since is None:
-        customer_services.change_status(customer=customer, status=Customer.Status.NORMAL, reason=reason, actor=actor)
-    elif may_become_debt and customer.status == Customer.Status.NORMAL and customer.overdue_since is not None:
+    if customer.overdue_since is None:
+        if customer.status == Customer.Status.DEBT_USER:
+            customer_services.change_status(
+                customer=customer, status=Customer.Status.NORMAL, reason=reason, actor=actor
+            )
+        if customer.hold_until is not None:
+            customer_services.end_hold(customer, reason=reason, actor=actor)
+    elif may_become_debt and customer.status == Customer.Status.NORMAL and not customer.on_hold(timezone.localdate()):
+        if customer.hold_until is not None:
+            customer_services.end_hold(customer, reason=reason, actor=actor)
         customer_services.change_status(customer=customer, status=Customer.Status.DEBT_USER, reason=reason, actor=actor)

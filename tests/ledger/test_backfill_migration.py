@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.ledger.invariants import assert_ledger_consistent
 
-BEFORE = [("plans", "0004_fewer_indexes"), ("refunds", "0002_refund_merchant")]
+BEFORE = [("plans", "0004_fewer_indexes"), ("refunds", "0002_refund_merchant"), ("customers", "0006_search_indexes")]
 D = Decimal
 
 
