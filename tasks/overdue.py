@@ -9,4 +9,7 @@ def run_check_overdue() -> dict:
         "as_of": result.as_of.isoformat(),
         "installments_marked_overdue": result.installments_marked_overdue,
         "customers_marked_debt": result.customers_marked_debt,
+        "cases_opened": result.cases_opened,
+        "promises_kept": result.promises_kept,
+        "promises_broken": result.promises_broken,
     }

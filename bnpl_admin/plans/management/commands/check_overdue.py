@@ -23,3 +23,5 @@ class Command(BaseCommand):
         self.stdout.write(f"As of {result.as_of.isoformat()}:")
         self.stdout.write(f"  installments marked OVERDUE: {result.installments_marked_overdue}")
         self.stdout.write(f"  customers marked DEBT_USER:  {result.customers_marked_debt}")
+        self.stdout.write(f"  collection cases opened:     {result.cases_opened}")
+        self.stdout.write(f"  promises kept / broken:      {result.promises_kept} / {result.promises_broken}")
