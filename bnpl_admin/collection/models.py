@@ -76,3 +76,23 @@ class PromiseToPay(models.Model):
 
     def __str__(self) -> str:
         return f"Promise of {self.amount} by {self.due_date} ({self.status})"
+
+
+class PortfolioSnapshot(models.Model):
+    """Rule 10's figures as of a day, written by the checker's schedule so that the risk page, the
+    API and the dashboard read one row instead of adding up every installment per request."""
+
+    as_of = models.DateField(unique=True)
+    computed_at = models.DateTimeField()
+    total_outstanding = models.DecimalField(max_digits=16, decimal_places=2)
+    # [{"bucket": "1-30", "customers": n, "outstanding": "123.45"}, ...] in bucket order.
+    buckets = models.JSONField()
+    par30 = models.DecimalField(max_digits=5, decimal_places=4)
+    par60 = models.DecimalField(max_digits=5, decimal_places=4)
+    par90 = models.DecimalField(max_digits=5, decimal_places=4)
+
+    class Meta:
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"Portfolio as of {self.as_of}"
