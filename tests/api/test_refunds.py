@@ -24,6 +24,8 @@ REFUND_FIELDS = {
     "reason",
     "status",
     "merchant_reference",
+    "amount_applied",
+    "amount_to_customer",
     "processed_at",
     "created_at",
 }
@@ -58,6 +60,8 @@ class TestIssue:
             "reason": "Damaged on arrival",
             "status": "PENDING",
             "merchant_reference": "",
+            "amount_applied": None,
+            "amount_to_customer": None,
             "processed_at": None,
             "created_at": body["created_at"],
         }
