@@ -14,9 +14,10 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans import ledger
 from bnpl_admin.plans.models import Installment, Payment, Plan
 from bnpl_admin.plans.services import check_overdue
-from tests.api.conftest import assert_error, assert_iso_datetime, assert_money, ledger_rows
-from tests.factories import CustomerFactory, PlanFactory
+from tests.api.conftest import assert_error, assert_iso_datetime, assert_money, bearer_client, ledger_rows
+from tests.factories import CustomerFactory, PlanFactory, UserFactory
 from tests.ledger.invariants import assert_ledger_consistent
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -572,3 +573,62 @@ class TestReverse:
 
         assert assert_error(response, 400)["error"].startswith("reason: ")
         assert ledger_rows() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestConcurrency:
+    """Requests at the same moment, each on its own connection (PostgreSQL row locks)."""
+
+    @pytest.fixture(autouse=True)
+    def _setup(self, db):
+        self.customer = CustomerFactory(customer_id="usr-p")
+        self.plan = PlanFactory(customer=self.customer, total_amount=D("500.00"), installment_count=5)
+        self.tokens = {
+            role: bearer_client(getattr(UserFactory, role)())._credentials["HTTP_AUTHORIZATION"].split()[1]
+            for role in ("support", "risk")
+        }
+
+    def client(self, role: str = "support"):
+        client = bearer_client(token=self.tokens[role])
+        client.raise_request_exception = False
+        return client
+
+    def test_twenty_identical_payments_record_one(self):
+        responses = run_together(*[lambda: pay(self.client(), amount="100.00")] * 20)
+
+        failures = [r for r in responses if isinstance(r, BaseException)]
+        assert not failures, failures
+        assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+        payment = Payment.objects.get()
+        assert {r.json()["id"] for r in responses} == {str(payment.pk)}
+        assert remaining(self.plan) == [D("0.00")] + [D("100.00")] * 4
+        assert AuditEvent.objects.filter(action="payment.recorded").count() == 1
+        assert_ledger_consistent()
+
+    def test_twenty_payments_at_once_never_take_more_than_the_balance(self):
+        def send(n):
+            return lambda: pay(self.client(), amount="100.00", reference=f"ref-{n}")
+
+        responses = run_together(*[send(n) for n in range(20)])
+
+        failures = [r for r in responses if isinstance(r, BaseException)]
+        assert not failures, failures
+        assert sorted(r.status_code for r in responses) == [201] * 5 + [400] * 15
+        assert Payment.objects.count() == 5
+        assert remaining(self.plan) == [D("0.00")] * 5
+        assert Plan.objects.get(pk=self.plan.pk).status == Plan.Status.COMPLETED
+        assert_ledger_consistent()
+
+    def test_twenty_reversals_at_once_reverse_once(self):
+        paid = pay(self.client(), amount="250.00").json()
+
+        responses = run_together(*[lambda: reverse(self.client("risk"), paid["id"])] * 20)
+
+        failures = [r for r in responses if isinstance(r, BaseException)]
+        assert not failures, failures
+        assert sorted(r.status_code for r in responses) == [200] + [400] * 19
+        assert {r.json()["error"] for r in responses if r.status_code == 400} == {ALREADY_REVERSED}
+        assert remaining(self.plan) == [D("100.00")] * 5
+        assert AuditEvent.objects.filter(action="payment.reversed").count() == 1
+        assert_ledger_consistent()
