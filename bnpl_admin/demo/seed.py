@@ -262,7 +262,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
             progress(len(batch_customers))
 
     with transaction.atomic():
-        backfill.post_paid_installments(Installment, Payment, PaymentAllocation)
+        backfill.post_paid_installments(Installment, Payment, PaymentAllocation, reference_prefix="seed-")
     overdue = check_overdue(actor=Actor.system("seed_demo"))
     portfolio.refresh(overdue.as_of)
     result.overdue_installments = overdue.installments_marked_overdue

@@ -3,7 +3,7 @@
 Used by the ledger's data migration (with the migration's historical models) and by the demo
 seed and the benchmark data set, which insert installments and refunds in bulk:
 - a PAID installment without an allocation was paid in full: it gets `amount_paid` and one
-  POSTED payment (reference `migrated-<installment id>`) allocated to it;
+  POSTED payment (reference `migrated-<installment id>`, `seed-…` for demo data) allocated to it;
 - an APPROVED refund not yet applied is applied as rule 8 says (last installment backwards), its
   plan CANCELLED or COMPLETED, and its customer back to NORMAL when nothing is overdue any more.
 """
@@ -21,8 +21,9 @@ from bnpl_admin.plans.ledger import settle_installment, take_off_from_last
 ZERO = Decimal("0.00")
 
 
-def post_paid_installments(Installment, Payment, PaymentAllocation) -> int:
-    """Set-based: three statements whatever the number of rows; returns the payments created."""
+def post_paid_installments(Installment, Payment, PaymentAllocation, *, reference_prefix: str = "migrated-") -> int:
+    """Set-based: three statements whatever the number of rows; returns the payments created.
+    Each payment's reference is `reference_prefix` and the installment's id."""
     installments = Installment._meta.db_table
     payments = Payment._meta.db_table
     allocations = PaymentAllocation._meta.db_table
@@ -33,14 +34,16 @@ def post_paid_installments(Installment, Payment, PaymentAllocation) -> int:
         cursor.execute(
             f"INSERT INTO {payments} (id, customer_id, amount, method, reference, status, received_at, "
             "reversal_reason) "
-            f"SELECT {new_uuid}, i.customer_id, i.amount_paid, 'other', 'migrated-' || i.id, 'POSTED', i.paid_at, '' "
-            f"FROM {installments} i WHERE {unallocated}"
+            f"SELECT {new_uuid}, i.customer_id, i.amount_paid, 'other', %s || i.id, 'POSTED', i.paid_at, '' "
+            f"FROM {installments} i WHERE {unallocated}",
+            [reference_prefix],
         )
         created = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {allocations} (payment_id, installment_id, amount) "
             f"SELECT p.id, i.id, i.amount_paid FROM {installments} i "
-            f"JOIN {payments} p ON p.reference = 'migrated-' || i.id WHERE {unallocated}"
+            f"JOIN {payments} p ON p.reference = %s || i.id WHERE {unallocated}",
+            [reference_prefix],
         )
     return created
 
