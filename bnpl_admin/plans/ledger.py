@@ -194,9 +194,9 @@ def _replay(reference: str, matches) -> PostedPayment | None:
 
 
 def _record_once(*, customer_id: str, reference: str, matches, parts_of, method: str, actor: Actor) -> PostedPayment:
-    """Post the payment `parts_of(locked customer)` describes, once per reference: a replay found
-    before the lock, after it, or through the unique index (a concurrent one) is answered with the
-    first payment."""
+    """Post the payment `parts_of(locked customer)` describes, once per reference: a replay is
+    answered with the first payment, found before the lock or, for one committed meanwhile (a
+    concurrent request), through the unique index."""
     existing = _replay(reference, matches)
     if existing:
         return existing
@@ -204,9 +204,6 @@ def _record_once(*, customer_id: str, reference: str, matches, parts_of, method:
         with transaction.atomic():
             customer_services.hold_debt_status_lock()
             customer = customer_services.lock_customer(customer_id)
-            existing = _replay(reference, matches)
-            if existing:
-                return existing
             parts = parts_of(customer)
             amount = sum((part for _, part in parts), start=ZERO)
             payment = _post(customer, parts, amount, reference, method, actor)
@@ -518,26 +515,21 @@ def cancel_plan(*, plan_id, reason: str, actor: Actor) -> Plan:
 
 def _settle_plans(plan_ids, *, customer, actor: Actor, approving=None) -> None:
     """ACTIVE while something remains; COMPLETED when nothing does; CANCELLED (for good) when the
-    approved refunds reach the total. `approving` is a refund becoming APPROVED in this transaction."""
-    plans = Plan.objects.filter(pk__in=plan_ids).exclude(status=Plan.Status.CANCELLED)
-    remaining_by_plan = dict(
-        Installment.objects.filter(plan_id__in=plan_ids)
-        .values("plan_id")
-        .annotate(left=Sum("amount_remaining"))
-        .values_list("plan_id", "left")
+    approved refunds reach the total, which only `approving` (a refund becoming APPROVED in this
+    transaction) can bring about: payments and reversals never cancel a plan."""
+    plans = (
+        Plan.objects.filter(pk__in=plan_ids)
+        .exclude(status=Plan.Status.CANCELLED)
+        .annotate(left=Sum("installments__amount_remaining"))
     )
-    refunded_by_plan = dict(
-        Refund.objects.filter(plan_id__in=plan_ids, status=Refund.Status.APPROVED)
-        .values("plan_id")
-        .annotate(total=Sum("amount"))
-        .values_list("plan_id", "total")
-    )
+    refunded = ZERO
     if approving is not None:
-        refunded_by_plan[approving.plan_id] = refunded_by_plan.get(approving.plan_id, ZERO) + approving.amount
+        earlier = Refund.objects.filter(plan_id=approving.plan_id, status=Refund.Status.APPROVED)
+        refunded = (earlier.aggregate(total=Sum("amount"))["total"] or ZERO) + approving.amount
     for plan in plans:
-        if refunded_by_plan.get(plan.pk, ZERO) >= plan.total_amount:
+        if approving is not None and plan.pk == approving.plan_id and refunded >= plan.total_amount:
             status = Plan.Status.CANCELLED
-        elif remaining_by_plan.get(plan.pk, ZERO) == 0:
+        elif (plan.left or ZERO) == 0:
             status = Plan.Status.COMPLETED
         else:
             status = Plan.Status.ACTIVE
@@ -558,6 +550,11 @@ def _settle_customer(customer: Customer, *, actor: Actor, reason: str, may_becom
     """Rule 3: a DEBT_USER with no OVERDUE installment left returns to NORMAL, and a hold (rule 11)
     ends with the debt. A reversal (`may_become_debt`) also makes a customer with an overdue
     installment DEBT_USER at once, unless a hold says to wait."""
+    settled = customer.status == Customer.Status.NORMAL and customer.overdue_since is None
+    if settled and customer.hold_until is None and not may_become_debt:
+        # NORMAL with nothing overdue (the checker and the ledger keep overdue_since): a payment,
+        # a refund or a cancellation makes nothing overdue, so there is nothing to settle.
+        return
     oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
     if customer.overdue_since != oldest["oldest"]:
         customer.overdue_since = oldest["oldest"]
