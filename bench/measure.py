@@ -486,6 +486,9 @@ def _post_rounds(name, lines_for_round, headers, *, rounds, duration, min_rps, m
     return _row(name, r, min_rps=min_rps, max_p99=max_p99, ok_only=True)
 
 
+PAYMENT_AMOUNT = "1.00"
+
+
 def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
     per_round = 2500 * (duration + 1)
     with connection.cursor() as cursor:
@@ -494,6 +497,15 @@ def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
             [per_round * (rounds + 1)],
         )
         normal = [row[0] for row in cursor.fetchall()]
+        # Payments: customers owing something (an open installment on an ACTIVE plan), one per
+        # request; a small amount, so every payment is accepted and allocated (DESIGN rule 6).
+        cursor.execute(
+            "SELECT c.customer_id FROM customers_customer c WHERE EXISTS (SELECT 1 FROM plans_installment i "
+            "JOIN plans_plan p ON p.id = i.plan_id WHERE i.customer_id = c.id AND i.status IN ('UPCOMING', "
+            "'OVERDUE') AND i.amount_remaining >= %s AND p.status = 'ACTIVE') ORDER BY random() LIMIT %s",
+            [PAYMENT_AMOUNT, per_round * (rounds + 1)],
+        )
+        owing = [row[0] for row in cursor.fetchall()]
     pool = iter(normal)
     run = uuid.uuid4().hex[:8]
     counter = iter(range(10**9))
@@ -515,6 +527,21 @@ def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
                 {"user_id": normal[n % len(normal)], "transaction_id": f"bench-{run}-{n}", "amount": "10.00"}
             )
             lines.append(f"/api/v1/refunds/\t{body}\tContent-Type: application/json")
+        return lines
+
+    def payment_lines():
+        lines = []
+        for _ in range(per_round):
+            n = next(counter)
+            body = json.dumps(
+                {
+                    "user_id": owing[n % len(owing)],
+                    "amount": PAYMENT_AMOUNT,
+                    "reference": f"bench-pay-{run}-{n}",
+                    "method": "card",
+                }
+            )
+            lines.append(f"/api/v1/payments/\t{body}\tContent-Type: application/json")
         return lines
 
     rows = []
@@ -542,6 +569,19 @@ def measure_writes(*, rounds: int, duration: int, workers: int) -> list[Row]:
                 max_p99=50,
             )
         )
+        rows.append(
+            _post_rounds(
+                "API POST /api/v1/payments/ (a customer owing, a new reference each)",
+                payment_lines,
+                headers,
+                rounds=rounds,
+                duration=duration,
+                min_rps=250,
+                max_p99=50,
+            )
+        )
+    if len(owing) < per_round * (rounds + 1):
+        log(f"payments: only {len(owing):,} customers owing: some were paid by more than one request")
     return rows
 
 
