@@ -50,6 +50,10 @@ USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 CURRENCY = env.str("CURRENCY", default="UZS")
+# Rule 10: days after its due date before an unpaid installment is OVERDUE (0: the day after).
+OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=0)
+if not 0 <= OVERDUE_GRACE_DAYS <= 365:
+    raise ImproperlyConfigured("OVERDUE_GRACE_DAYS must be a whole number of days between 0 and 365")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -28,3 +28,7 @@ class InvalidCustomer(CustomerError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+class InvalidOverride(CustomerError, ValueError):
+    """A status override the rules refuse (a missing reason, a hold date out of range)."""

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -30,6 +31,13 @@ class Customer(models.Model):
     # Due date of the oldest OVERDUE installment (None when there is none), kept by check_overdue
     # and record_payment so that the risk review can list debt users oldest first through an index.
     overdue_since = models.DateField(null=True, blank=True)
+    # Rule 11: a risk override to NORMAL while overdue holds until this day (inclusive): the
+    # checker leaves the customer NORMAL until then. Cleared when the hold ends.
+    hold_until = models.DateField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=500, blank=True, default="")
+    hold_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -38,6 +46,9 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer_id"], name="customer_customer_id_unique"),
             models.CheckConstraint(condition=Q(status__in=["NORMAL", "DEBT_USER"]), name="customer_status_valid"),
+            models.CheckConstraint(
+                condition=Q(hold_until__isnull=True) | Q(status="NORMAL"), name="customer_hold_only_when_normal"
+            ),
         ]
         indexes = [
             # Exact match only: a plain index, without the LIKE index `db_index=True` would add.
@@ -61,3 +72,6 @@ class Customer(models.Model):
     @property
     def is_debt_user(self) -> bool:
         return self.status == self.Status.DEBT_USER
+
+    def on_hold(self, today) -> bool:
+        return self.hold_until is not None and self.hold_until >= today

@@ -11,7 +11,13 @@ from django.utils import timezone
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import encryption, masking, selectors
-from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound, InvalidCustomer, UnknownPiiField
+from bnpl_admin.customers.errors import (
+    CustomerAlreadyExists,
+    CustomerNotFound,
+    InvalidCustomer,
+    InvalidOverride,
+    UnknownPiiField,
+)
 from bnpl_admin.customers.models import Customer
 
 # Field name in the contract -> (encrypted column, masked column).
@@ -186,17 +192,71 @@ def change_status(*, customer: Customer, status: str, reason: str, actor: Actor)
     return True
 
 
+MAX_HOLD_DAYS = 90
+
+
 @transaction.atomic
-def override_status(*, customer_id: str, status: str, reason: str, actor: Actor) -> Customer:
-    """A risk officer's manual status change; the reason is mandatory."""
+def override_status(
+    *, customer_id: str, status: str, reason: str, actor: Actor, hold_until: datetime.date | None = None
+) -> Customer:
+    """A risk officer's manual status change; the reason is mandatory.
+
+    Setting an overdue customer NORMAL is a hold (rule 11): it names the last day (`hold_until`,
+    today to MAX_HOLD_DAYS ahead) until which the overdue checker leaves the customer NORMAL. Any
+    other override ends a hold.
+    """
     if status not in Customer.Status.values:
-        raise ValueError(f"Unknown status {status!r}")
-    if not reason.strip():
-        raise ValueError("A reason is required")
+        raise InvalidOverride(f"Unknown status {status!r}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidOverride("A reason is required")
     hold_debt_status_lock()
     customer = lock_customer(customer_id)
-    change_status(customer=customer, status=status, reason=f"Manual override: {reason.strip()}", actor=actor)
+    overdue = customer.installments.filter(status="OVERDUE").exists()
+    hold = status == Customer.Status.NORMAL and overdue
+    if hold:
+        today = timezone.localdate()
+        if hold_until is None:
+            raise InvalidOverride(
+                "This customer has an overdue installment: setting them NORMAL needs a hold date "
+                f"(at most {MAX_HOLD_DAYS} days ahead)"
+            )
+        if not today <= hold_until <= today + datetime.timedelta(days=MAX_HOLD_DAYS):
+            raise InvalidOverride(f"The hold date must be between today and {MAX_HOLD_DAYS} days ahead")
+    change_status(customer=customer, status=status, reason=f"Manual override: {reason}", actor=actor)
+    if hold:
+        _set_hold(customer, until=hold_until, reason=reason, actor=actor)
+    elif customer.hold_until is not None:
+        end_hold(customer, reason=f"Manual override: {reason}", actor=actor)
     return customer
+
+
+def _set_hold(customer: Customer, *, until: datetime.date, reason: str, actor: Actor) -> None:
+    customer.hold_until, customer.hold_reason, customer.hold_set_by = until, reason, actor.user
+    customer.save(update_fields=["hold_until", "hold_reason", "hold_set_by", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="customer.hold_set",
+        target_type="customer",
+        target_id=customer.customer_id,
+        customer_ref=customer.customer_id,
+        data={"hold_until": until.isoformat(), "reason": reason},
+    )
+
+
+def end_hold(customer: Customer, *, reason: str, actor: Actor) -> None:
+    """End a locked customer's hold before its date (a payment cleared the debt, another override)."""
+    until = customer.hold_until
+    customer.hold_until, customer.hold_reason, customer.hold_set_by = None, "", None
+    customer.save(update_fields=["hold_until", "hold_reason", "hold_set_by", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="customer.hold_ended",
+        target_type="customer",
+        target_id=customer.customer_id,
+        customer_ref=customer.customer_id,
+        data={"hold_until": until.isoformat() if until else None, "reason": reason},
+    )
 
 
 def reveal_pii(*, customer_id: str, field: str, actor: Actor) -> str:

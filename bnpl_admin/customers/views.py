@@ -10,7 +10,7 @@ from django_filters.views import FilterView
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers import selectors, services
-from bnpl_admin.customers.errors import CustomerNotFound, UnknownPiiField
+from bnpl_admin.customers.errors import CustomerNotFound, InvalidOverride, UnknownPiiField
 from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.forms import StatusOverrideForm
 from bnpl_admin.customers.services import PII_FIELDS
@@ -134,12 +134,28 @@ def override_status(request, customer_id):
     customer = customer_or_404(customer_id)
     form = StatusOverrideForm(request.POST or None, initial={"status": customer.status})
     if request.method == "POST" and form.is_valid():
-        services.override_status(
-            customer_id=customer_id,
-            status=form.cleaned_data["status"],
-            reason=form.cleaned_data["reason"],
-            actor=Actor.from_request(request),
-        )
-        messages.success(request, f"Status of {customer_id} set to {form.cleaned_data['status']}.")
-        return redirect("customers:detail", customer_id=customer_id)
-    return render(request, "customers/status_form.html", {"customer": customer, "form": form})
+        try:
+            updated = services.override_status(
+                customer_id=customer_id,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+                hold_until=form.cleaned_data["hold_until"],
+                actor=Actor.from_request(request),
+            )
+        except InvalidOverride as exc:
+            form.add_error(None, str(exc))
+        else:
+            if updated.hold_until:
+                messages.success(
+                    request,
+                    f"{customer_id} is NORMAL and on hold until {updated.hold_until:%Y-%m-%d}: the overdue checker "
+                    "leaves them NORMAL until then; if an installment is still overdue after that day, the next "
+                    "check makes them DEBT_USER again. A payment that clears the debt ends the hold.",
+                )
+            else:
+                messages.success(request, f"Status of {customer_id} set to {form.cleaned_data['status']}.")
+            return redirect("customers:detail", customer_id=customer_id)
+    has_overdue = customer.installments.filter(status="OVERDUE").exists()
+    return render(
+        request, "customers/status_form.html", {"customer": customer, "form": form, "has_overdue": has_overdue}
+    )

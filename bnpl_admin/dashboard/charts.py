@@ -15,6 +15,7 @@ COLOURS = {
     "PAID": "#1d7a46",
     "UPCOMING": "#2f5bea",
     "OVERDUE": "#c62f3b",
+    "CANCELLED": "#8a8f98",
 }
 
 
@@ -44,9 +45,15 @@ def refunds_by_status(counts: dict[str, int], *, width: int = 420, bar_height: i
 def installments_by_day(
     by_day: dict[str, dict[str, int]], *, today: datetime.date, days: int = 30, width: int = 640, height: int = 180
 ) -> dict:
-    """Stacked bars per due date from `today - days` to `today + days`: paid, upcoming, overdue."""
+    """Stacked bars per due date from `today - days` to `today + days`: paid, overdue, upcoming,
+    cancelled (refunded or written off)."""
     dates = [today + datetime.timedelta(days=offset) for offset in range(-days, days + 1)]
-    order = [Installment.Status.PAID, Installment.Status.OVERDUE, Installment.Status.UPCOMING]
+    order = [
+        Installment.Status.PAID,
+        Installment.Status.OVERDUE,
+        Installment.Status.UPCOMING,
+        Installment.Status.CANCELLED,
+    ]
     totals = [sum(by_day.get(d.isoformat(), {}).values()) for d in dates]
     biggest = max(totals, default=0) or 1
     plot_height = height - 24

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from bnpl_admin.customers.models import Customer
@@ -153,8 +155,9 @@ def system_checks() -> list[Check]:
 
     last = Task.objects.filter(func="tasks.overdue.run_check_overdue").order_by("-stopped").first()
     schedule = Schedule.objects.filter(name="check-overdue").first()
+    grace = f"grace {settings.OVERDUE_GRACE_DAYS} day{pluralize(settings.OVERDUE_GRACE_DAYS)}"
     if last is None:
-        checks.append(Check("Overdue checker", AMBER, "has not run yet", _next_run(schedule, now)))
+        checks.append(Check("Overdue checker", AMBER, "has not run yet", f"{grace}; {_next_run(schedule, now)}"))
     else:
         age = (now - last.stopped).total_seconds()
         state = RED if not last.success or age > 30 * 60 else AMBER if age > 11 * 60 else GREEN
@@ -165,7 +168,9 @@ def system_checks() -> list[Check]:
             if last.success
             else "failed"
         )
-        checks.append(Check("Overdue checker", state, f"{_age(age)} ago", f"{changed}; {_next_run(schedule, now)}"))
+        checks.append(
+            Check("Overdue checker", state, f"{_age(age)} ago", f"{changed}; {grace}; {_next_run(schedule, now)}")
+        )
 
     backlog = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).aggregate(
         n=Count("id"), oldest=Min("received_at")

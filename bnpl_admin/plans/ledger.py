@@ -38,6 +38,7 @@ from bnpl_admin.plans.errors import (
     PlanNotFound,
 )
 from bnpl_admin.plans.models import OPEN_STATUSES, Installment, Payment, PaymentAllocation, Plan
+from bnpl_admin.plans.schedule import overdue_cutoff
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.text import storable
 
@@ -401,12 +402,12 @@ def reverse_payment(*, payment_id, reason: str, actor: Actor) -> Payment:
     installments = {
         i.pk: i for i in Installment.objects.select_for_update().filter(plan_id__in=plan_ids).order_by("pk")
     }
-    now, today = timezone.now(), timezone.localdate()
+    now, cutoff = timezone.now(), overdue_cutoff(timezone.localdate())
     for allocation in allocations:
         installments[allocation.installment_id].amount_paid -= allocation.amount
     _absorb_refunds_owed(plan_ids, installments.values())
     for installment in installments.values():
-        settle_installment(installment, now=now, reopen_overdue_before=today)
+        settle_installment(installment, now=now, reopen_overdue_before=cutoff)
     Installment.objects.bulk_update(list(installments.values()), _MOVED)
 
     payment.status, payment.reversed_at, payment.reversed_by = Payment.Status.REVERSED, now, actor.user
@@ -554,13 +555,21 @@ def _settle_plans(plan_ids, *, customer, actor: Actor, approving=None) -> None:
 
 
 def _settle_customer(customer: Customer, *, actor: Actor, reason: str, may_become_debt: bool = False) -> None:
-    """Rule 3: a DEBT_USER with no OVERDUE installment left returns to NORMAL. A reversal
-    (`may_become_debt`) also makes a customer with an overdue installment DEBT_USER at once."""
+    """Rule 3: a DEBT_USER with no OVERDUE installment left returns to NORMAL, and a hold (rule 11)
+    ends with the debt. A reversal (`may_become_debt`) also makes a customer with an overdue
+    installment DEBT_USER at once, unless a hold says to wait."""
     oldest = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(oldest=Min("due_date"))
     if customer.overdue_since != oldest["oldest"]:
         customer.overdue_since = oldest["oldest"]
         customer.save(update_fields=["overdue_since", "updated_at"])
-    if customer.status == Customer.Status.DEBT_USER and customer.overdue_since is None:
-        customer_services.change_status(customer=customer, status=Customer.Status.NORMAL, reason=reason, actor=actor)
-    elif may_become_debt and customer.status == Customer.Status.NORMAL and customer.overdue_since is not None:
+    if customer.overdue_since is None:
+        if customer.status == Customer.Status.DEBT_USER:
+            customer_services.change_status(
+                customer=customer, status=Customer.Status.NORMAL, reason=reason, actor=actor
+            )
+        if customer.hold_until is not None:
+            customer_services.end_hold(customer, reason=reason, actor=actor)
+    elif may_become_debt and customer.status == Customer.Status.NORMAL and not customer.on_hold(timezone.localdate()):
+        if customer.hold_until is not None:
+            customer_services.end_hold(customer, reason=reason, actor=actor)
         customer_services.change_status(customer=customer, status=Customer.Status.DEBT_USER, reason=reason, actor=actor)

@@ -4,6 +4,8 @@ import calendar
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
+
 CENT = Decimal("0.01")
 MIN_INSTALLMENTS = 2
 MAX_INSTALLMENTS = 24
@@ -37,3 +39,9 @@ def due_dates(start: datetime.date, count: int) -> list[datetime.date]:
 def build_schedule(total: Decimal, count: int, start: datetime.date) -> list[tuple[int, Decimal, datetime.date]]:
     """(number, amount_due, due_date) for each installment."""
     return list(zip(range(1, count + 1), split_amount(total, count), due_dates(start, count), strict=True))
+
+
+def overdue_cutoff(as_of: datetime.date) -> datetime.date:
+    """Rule 10: an unpaid installment is late once `due_date + OVERDUE_GRACE_DAYS < as_of`, that is
+    when it fell due before the date returned."""
+    return as_of - datetime.timedelta(days=settings.OVERDUE_GRACE_DAYS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models import Case, F, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan
 from bnpl_admin.plans.models import Installment, Plan
-from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule
+from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule, overdue_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -113,24 +113,26 @@ _AUDIT_FLIPS = (
     f"INSERT INTO {AuditEvent._meta.db_table} "
     "(at, actor_kind, actor_user_id, actor_label, action, target_type, target_id, customer_ref, data) "
     "SELECT %s, %s, NULL, %s, 'customer.status_changed', 'customer', c.customer_id, c.customer_id, %s "
-    f"FROM {_CUSTOMERS} c WHERE c.status = 'NORMAL' AND c.id IN ({_LATE_CUSTOMERS})"
+    f"FROM {_CUSTOMERS} c WHERE c.status = 'NORMAL' AND (c.hold_until IS NULL OR c.hold_until < %s) "
+    f"AND c.id IN ({_LATE_CUSTOMERS})"
 )
 
 
-def _audit_flips(*, as_of: datetime.date, now: datetime.datetime, actor: Actor) -> int:
-    """One customer.status_changed row per NORMAL customer about to become DEBT_USER."""
+def _audit_flips(*, as_of: datetime.date, cutoff: datetime.date, now: datetime.datetime, actor: Actor) -> int:
+    """One customer.status_changed row per NORMAL customer about to become DEBT_USER (not on hold)."""
     data = {"from": "NORMAL", "to": "DEBT_USER", "reason": _DEBT_REASON}
     at = AuditEvent._meta.get_field("at").get_db_prep_value(now, connection)
     data = AuditEvent._meta.get_field("data").get_db_prep_value(data, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_AUDIT_FLIPS, [at, actor.kind, actor.label, data, as_of])
+        cursor.execute(_AUDIT_FLIPS, [at, actor.kind, actor.label, data, as_of, cutoff])
         return cursor.rowcount
 
 
 @transaction.atomic
 def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = None) -> OverdueResult:
-    """Rule 2: UPCOMING installments due before `as_of` become OVERDUE; their customers DEBT_USER
-    (each audited), with `overdue_since` moved back to their oldest late installment.
+    """Rule 2: UPCOMING installments late as of `as_of` (due before it, less the grace days of
+    rule 10) become OVERDUE; their customers DEBT_USER (each audited), with `overdue_since` moved
+    back to their oldest late installment.
 
     Set-based, the same statements on SQLite and PostgreSQL: a constant number of queries whatever
     the number of rows, driven by the installments falling due rather than by every customer.
@@ -139,24 +141,34 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     """
     actor = actor or Actor.system("overdue-checker")
     as_of = as_of or timezone.localdate()
+    cutoff = overdue_cutoff(as_of)
     now = timezone.now()
     customer_services.hold_debt_status_lock(exclusive=True)
-    falling_due = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=as_of)
-    late = Customer.objects.filter(pk__in=RawSQL(_LATE_CUSTOMERS, [as_of]))
+    falling_due = Installment.objects.filter(status=Installment.Status.UPCOMING, due_date__lt=cutoff)
+    late = Customer.objects.filter(pk__in=RawSQL(_LATE_CUSTOMERS, [cutoff]))
     # Locked first: a plan being created for one of them is waited for, and audited before the flip.
     list(late.filter(status=Customer.Status.NORMAL).select_for_update().order_by().values_list("pk", flat=True))
-    flipped = _audit_flips(as_of=as_of, now=now, actor=actor)
+    flipped = _audit_flips(as_of=as_of, cutoff=cutoff, now=now, actor=actor)
     oldest = Subquery(
         Installment.objects.filter(customer=OuterRef("pk"))
-        .filter(Q(status=Installment.Status.OVERDUE) | Q(status=Installment.Status.UPCOMING, due_date__lt=as_of))
+        .filter(Q(status=Installment.Status.OVERDUE) | Q(status=Installment.Status.UPCOMING, due_date__lt=cutoff))
         .order_by()
         .values("customer")
         .annotate(oldest=Min("due_date"))
         .values("oldest")
     )
-    # NORMAL ones flip; debt users only get an older overdue_since, when it is.
-    late.filter(Q(status=Customer.Status.NORMAL) | Q(overdue_since__isnull=True) | Q(overdue_since__gt=oldest)).update(
-        status=Customer.Status.DEBT_USER, updated_at=now, overdue_since=oldest
+    # NORMAL ones flip, unless on hold (rule 11: they only get their overdue_since); debt users
+    # only get an older overdue_since, when it is. A hold whose day has passed ends with the flip.
+    held = Q(hold_until__gte=as_of)
+    late.filter(
+        (Q(status=Customer.Status.NORMAL) & ~held) | Q(overdue_since__isnull=True) | Q(overdue_since__gt=oldest)
+    ).update(
+        status=Case(When(held, then=F("status")), default=Value(Customer.Status.DEBT_USER)),
+        hold_until=Case(When(held, then=F("hold_until")), default=None),
+        hold_reason=Case(When(held, then=F("hold_reason")), default=Value("")),
+        hold_set_by=Case(When(held, then=F("hold_set_by")), default=None),
+        updated_at=now,
+        overdue_since=oldest,
     )
     marked = falling_due.update(status=Installment.Status.OVERDUE)
     result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)

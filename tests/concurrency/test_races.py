@@ -199,17 +199,21 @@ def test_the_same_customer_created_twice_at_once_is_created_once():
 
 
 def test_an_override_racing_the_overdue_checker_is_ordered_before_it_and_every_change_is_audited(monkeypatch):
-    """A risk officer puts an overdue customer back to NORMAL while the checker is flipping the
-    customer's next installment: the two never interleave, so the customer ends DEBT_USER and the
-    audit trail tells both changes in order (NORMAL by hand, then DEBT_USER by the checker)."""
+    """A risk officer puts an overdue customer on hold (NORMAL until tomorrow) while a checker run
+    of the day after is flipping the customer's next installments: the two never interleave, so
+    the customer ends DEBT_USER and the audit trail tells both changes in order (NORMAL by hand,
+    then DEBT_USER by the checker)."""
     plan = PlanFactory(start_date=datetime.date(2025, 1, 10))  # due Feb 10, Mar 10, Apr 10
     check_overdue(as_of=datetime.date(2025, 3, 1), actor=ACTOR)  # #1 OVERDUE, customer DEBT_USER
     customer_id = plan.customer.customer_id
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
 
     errors, checker_waited = _checker_runs_while_a_status_change_waits(
         monkeypatch,
-        lambda: customer_services.override_status(customer_id=customer_id, status="NORMAL", reason="call", actor=ACTOR),
-        as_of=datetime.date(2025, 3, 20),  # #2 (Mar 10) becomes OVERDUE
+        lambda: customer_services.override_status(
+            customer_id=customer_id, status="NORMAL", reason="call", hold_until=tomorrow, actor=ACTOR
+        ),
+        as_of=tomorrow + datetime.timedelta(days=1),  # the hold is over; #2 and #3 become OVERDUE
     )
 
     assert errors == []
