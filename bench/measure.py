@@ -66,7 +66,11 @@ class Rollback(Exception):
 
 
 def _as_of_for(flips: int) -> tuple[datetime.date, int]:
-    """The first as-of date at which at least `flips` UPCOMING installments are past due."""
+    """The first as-of date at which at least `flips` UPCOMING installments are late (past due by
+    more than the grace days of rule 10)."""
+    from django.conf import settings
+
+    grace = datetime.timedelta(days=settings.OVERDUE_GRACE_DAYS)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT due_date, count(*) FROM plans_installment WHERE status = 'UPCOMING' GROUP BY due_date ORDER BY 1"
@@ -75,7 +79,7 @@ def _as_of_for(flips: int) -> tuple[datetime.date, int]:
         for due, n in cursor.fetchall():
             total += n
             if total >= flips:
-                return due + datetime.timedelta(days=1), total
+                return due + datetime.timedelta(days=1) + grace, total
     raise RuntimeError("not enough UPCOMING installments for the overdue benchmark")
 
 
