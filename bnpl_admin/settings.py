@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "bnpl_admin.plans",
     "bnpl_admin.refunds",
     "bnpl_admin.webhooks",
+    "bnpl_admin.collection",
     "bnpl_admin.dashboard",
     "bnpl_admin.api",
     "bnpl_admin.demo",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import services as collection_services
 from bnpl_admin.customers import encryption, masking, selectors
 from bnpl_admin.customers.errors import (
     CustomerAlreadyExists,
@@ -181,6 +182,11 @@ def change_status(*, customer: Customer, status: str, reason: str, actor: Actor)
     before = customer.status
     customer.status = status
     customer.save(update_fields=["status", "updated_at"])
+    # Rule 12: a debt episode is one collection case.
+    if status == Customer.Status.DEBT_USER:
+        collection_services.open_case(customer)
+    else:
+        collection_services.close_case(customer)
     audit.record(
         actor=actor,
         action="customer.status_changed",

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import portfolio
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import prepare_customer
 from bnpl_admin.plans import backfill
@@ -263,6 +264,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
     with transaction.atomic():
         backfill.post_paid_installments(Installment, Payment, PaymentAllocation)
     overdue = check_overdue(actor=Actor.system("seed_demo"))
+    portfolio.refresh(overdue.as_of)
     result.overdue_installments = overdue.installments_marked_overdue
     result.debt_customers = overdue.customers_marked_debt
     audit.record(

@@ -30,7 +30,7 @@ class PaymentNotFound(PlanError):
     pass
 
 
-class PaymentConflict(PlanError):
+class PaymentConflict(PaymentError):
     """The reference is already used by a payment with another customer or amount."""
 
     def __init__(self, reference: str):
@@ -38,12 +38,12 @@ class PaymentConflict(PlanError):
         self.reference = reference
 
 
-class PaymentExceedsBalance(PlanError):
+class PaymentExceedsBalance(PaymentError):
     def __init__(self, outstanding):
         super().__init__(f"Payment exceeds the outstanding balance ({outstanding:.2f})")
         self.outstanding = outstanding
 
 
-class NothingOutstanding(PlanError):
+class NothingOutstanding(PaymentError):
     def __init__(self):
         super().__init__("Nothing is outstanding")

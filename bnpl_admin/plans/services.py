@@ -22,6 +22,7 @@ from django.utils import timezone
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import services as collection_services
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
@@ -95,6 +96,9 @@ class OverdueResult:
     as_of: datetime.date
     installments_marked_overdue: int
     customers_marked_debt: int
+    cases_opened: int = 0
+    promises_kept: int = 0
+    promises_broken: int = 0
 
 
 _DEBT_REASON = "Overdue installment"
@@ -171,14 +175,29 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
         overdue_since=oldest,
     )
     marked = falling_due.update(status=Installment.Status.OVERDUE)
-    result = OverdueResult(as_of=as_of, installments_marked_overdue=marked, customers_marked_debt=flipped)
-    if marked or flipped:
+    cases = collection_services.open_cases_for_new_debt(now=now)
+    kept, broken = collection_services.evaluate_promises(as_of=as_of, now=now)
+    result = OverdueResult(
+        as_of=as_of,
+        installments_marked_overdue=marked,
+        customers_marked_debt=flipped,
+        cases_opened=cases,
+        promises_kept=kept,
+        promises_broken=broken,
+    )
+    if marked or flipped or cases or kept or broken:
         audit.record(
             actor=actor,
             action="overdue.checked",
             target_type="overdue_check",
             target_id=as_of.isoformat(),
-            data={"installments_marked_overdue": marked, "customers_marked_debt": flipped},
+            data={
+                "installments_marked_overdue": marked,
+                "customers_marked_debt": flipped,
+                "cases_opened": cases,
+                "promises_kept": kept,
+                "promises_broken": broken,
+            },
         )
     logger.info(
         "check_overdue as_of=%s installments_marked_overdue=%d customers_marked_debt=%d", as_of, marked, flipped

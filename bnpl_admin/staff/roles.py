@@ -20,6 +20,7 @@ SUPPORT_PERMISSIONS = [
     "refunds.add_refund",
     "refunds.cancel_refund",
     "webhooks.view_webhookevent",
+    "collection.view_case",
 ]
 
 RISK_PERMISSIONS = [
@@ -28,6 +29,7 @@ RISK_PERMISSIONS = [
     "customers.override_status",
     "customers.reveal_pii",
     "plans.reverse_payment",
+    "collection.work_case",
     "audit.view_auditevent",
     "webhooks.view_merchant",
     "webhooks.reprocess_webhookevent",

@@ -3,7 +3,8 @@
 Webhooks are posted through the Django test client without sync mode, so each one is queued in
 django-q2's ORM broker and processed by the cluster's workers. The tests check the promise of the
 design: every event is settled exactly once (nothing lost, nothing doubled), even when the
-cluster is killed mid-batch, and the overdue checker runs on its schedule.
+cluster is killed mid-batch, an approved refund is taken off its plan once (rule 8), and the
+overdue checker runs on its schedule.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,13 +31,17 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.plans.models import Installment
+from bnpl_admin.plans import ledger
+from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.refunds import services as refunds
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.webhooks.models import WebhookEvent
-from bnpl_admin.webhooks.services import PROCESS_TASK, requeue_stale_events
+from bnpl_admin.webhooks.services import PROCESS_TASK, enqueue_processing, requeue_stale_events
 from tasks.schedules import register_schedules
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory
+from tests.ledger.invariants import assert_ledger_consistent
 from tests.webhooks import SignedMerchant, merchant_with_secret, send
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -350,3 +355,157 @@ def test_killing_the_cluster_mid_batch_loses_nothing_and_doubles_nothing(cluster
     wait_until(all_settled, timeout=60, what="every event and every re-delivered task", cluster=cluster)
 
     assert_processed_exactly_once(batch)
+
+
+# --- refunds that reduce what is owed (rule 8) ---------------------------------------------------
+
+LEDGER_ACTOR = Actor.system("qcluster-test")
+
+
+def plan_with_first_paid(merchant, *, paid: bool = True) -> Plan:
+    """A 300.00 plan in 3 of `merchant`, #1 paid when `paid`."""
+    plan = PlanFactory(merchant=merchant, total_amount=Decimal("300.00"))
+    if paid:
+        first = plan.installments.get(number=1)
+        ledger.pay_installments(installment_ids=[first.pk], actor=LEDGER_ACTOR)
+    return plan
+
+
+def issue(plan, amount: str, transaction_id: str) -> Refund:
+    return refunds.issue_refund(
+        customer_id=plan.customer.customer_id,
+        transaction_id=transaction_id,
+        amount=amount,
+        plan_id=plan.pk,
+        actor=LEDGER_ACTOR,
+    ).refund
+
+
+def approve(sender: SignedMerchant, refund: Refund, webhook_id: str):
+    return send(
+        Client(),
+        sender,
+        {"refund_id": str(refund.pk), "status": "approved", "merchant_reference": f"R-{webhook_id}"},
+        webhook_id=webhook_id,
+    )
+
+
+def amounts(plan) -> list[tuple]:
+    return list(
+        Installment.objects.filter(plan=plan)
+        .order_by("number")
+        .values_list("amount_paid", "amount_refunded", "amount_remaining", "status")
+    )
+
+
+def assert_refunds_applied_once() -> None:
+    """Every APPROVED refund taken off its plan once: per plan, what its installments had refunded
+    is what its approved refunds applied, and each refund moved to APPROVED once."""
+    applied = defaultdict(Decimal)
+    for refund in Refund.objects.filter(status=Refund.Status.APPROVED):
+        assert refund.amount_applied + refund.amount_to_customer == refund.amount, refund
+        applied[refund.plan_id] += refund.amount_applied
+    refunded = defaultdict(Decimal)
+    for plan_id, amount in Installment.objects.values_list("plan_id", "amount_refunded"):
+        refunded[plan_id] += amount
+    assert {k: v for k, v in refunded.items() if v} == {k: v for k, v in applied.items() if v}
+    moves = Counter(
+        AuditEvent.objects.filter(action="refund.status_changed", data__to="APPROVED").values_list(
+            "target_id", flat=True
+        )
+    )
+    approved = Refund.objects.filter(status=Refund.Status.APPROVED).values_list("pk", flat=True)
+    assert moves == Counter({str(pk): 1 for pk in approved})
+    assert_ledger_consistent()
+
+
+def test_a_webhook_approving_a_refund_changes_the_installments_once_even_delivered_twice(cluster):
+    """The worked example of rule 8 through the cluster: a 150.00 refund on a 300.00 plan whose
+    #1 is paid leaves #2 at 50.00 and #3 CANCELLED, whether the event comes once, its webhook-id
+    twice, its task twice, or another approval event after it."""
+    alpha = merchant_with_secret("alpha")
+    plan = plan_with_first_paid(alpha.merchant)
+    refund = issue(plan, "150.00", "txn-rule-8")
+
+    cluster.start()
+    assert approve(alpha, refund, "msg_approve").status_code == 202
+    assert approve(alpha, refund, "msg_approve").status_code == 200  # the same webhook-id: duplicate
+    wait_until(all_settled, timeout=30, what="the approval to be processed", cluster=cluster)
+    assert approve(alpha, refund, "msg_approve_again").status_code == 202  # a second report
+    enqueue_processing(WebhookEvent.objects.get(webhook_id="msg_approve").pk)  # its task delivered again
+    wait_until(all_settled, timeout=30, what="the repeated deliveries to be processed", cluster=cluster)
+
+    D = Decimal
+    assert amounts(plan) == [
+        (D("100.00"), D("0.00"), D("0.00"), Installment.Status.PAID),
+        (D("0.00"), D("50.00"), D("50.00"), Installment.Status.UPCOMING),
+        (D("0.00"), D("100.00"), D("0.00"), Installment.Status.CANCELLED),
+    ]
+    refund.refresh_from_db()
+    assert (refund.status, refund.amount_applied, refund.amount_to_customer) == ("APPROVED", D("150.00"), D("0.00"))
+    assert Plan.objects.get(pk=plan.pk).status == Plan.Status.ACTIVE
+    events = dict(WebhookEvent.objects.values_list("webhook_id", "status"))
+    assert events == {"msg_approve": "PROCESSED", "msg_approve_again": "IGNORED"}
+    assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert_refunds_applied_once()
+
+
+def test_killing_the_cluster_mid_batch_applies_each_refund_exactly_once(cluster):
+    """60 plans, half with #1 paid; a refund approved on each, a second one on every third plan
+    (together the whole total: the plan is CANCELLED), a second approval event for some refunds
+    and a redelivered webhook-id for others. The cluster is killed mid-batch and restarted after
+    the sweeper: every event is settled once and every refund taken off its plan once."""
+    alpha = merchant_with_secret("alpha")
+    plans = [plan_with_first_paid(alpha.merchant, paid=n % 2 == 0) for n in range(60)]
+    approvals = []  # (refund, webhook id)
+    for n, plan in enumerate(plans):
+        approvals.append((issue(plan, "150.00" if n % 3 == 0 else "100.00", f"txn-a-{n}"), f"msg_a_{n}"))
+        if n % 3 == 0:
+            approvals.append((issue(plan, "150.00", f"txn-b-{n}"), f"msg_b_{n}"))
+    pairs = [(f"msg_a_{n}", f"msg_again_{n}") for n in range(0, 60, 4)]  # two reports of one approval
+    for webhook_id, again in pairs:
+        refund = next(r for r, w in approvals if w == webhook_id)
+        approvals.append((refund, again))
+    random.Random(3).shuffle(approvals)
+    for refund, webhook_id in approvals:
+        assert approve(alpha, refund, webhook_id).status_code == 202
+    for refund, webhook_id in approvals[:10]:  # the same webhook-ids again
+        assert approve(alpha, refund, webhook_id).status_code == 200
+    assert OrmQ.objects.count() == len(approvals)
+
+    cluster.start()
+    wait_until(
+        lambda: WebhookEvent.objects.filter(status__in=SETTLED).count() >= 5,
+        timeout=30,
+        what="the first events to be processed",
+        cluster=cluster,
+        interval=0.02,
+    )
+    cluster.kill()
+    settled_at_kill = WebhookEvent.objects.filter(status__in=SETTLED).count()
+    assert settled_at_kill < len(approvals), "the cluster finished before it was killed: nothing was tested"
+    print(f"killed with {settled_at_kill} of {len(approvals)} events settled; {progress()}")
+
+    assert requeue_stale_events(older_than=datetime.timedelta(0)) == len(approvals) - settled_at_kill
+    cluster.start()
+    wait_until(all_settled, timeout=60, what="every event and every re-delivered task", cluster=cluster)
+
+    events = dict(WebhookEvent.objects.values_list("webhook_id", "status"))
+    assert len(events) == len(approvals)
+    paired = {w for pair in pairs for w in pair}
+    assert {w: s for w, s in events.items() if w not in paired and s != "PROCESSED"} == {}
+    for webhook_id, second in pairs:
+        assert sorted([events[webhook_id], events[second]]) == ["IGNORED", "PROCESSED"]
+    assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert not Refund.objects.exclude(status=Refund.Status.APPROVED).exists()
+    assert_refunds_applied_once()
+    total_applied = sum(Refund.objects.values_list("amount_applied", flat=True))
+    total_refunded = sum(Installment.objects.values_list("amount_refunded", flat=True))
+    assert total_refunded == total_applied
+    for n, plan in enumerate(plans):
+        # What each plan still owed (300, less 100 when #1 was paid) comes off once, up to the refunds.
+        owed = Decimal("200.00") if n % 2 == 0 else Decimal("300.00")
+        refunded = Decimal("300.00") if n % 3 == 0 else Decimal("100.00")
+        assert sum(row[1] for row in amounts(plan)) == min(owed, refunded), plan
+        expected = Plan.Status.CANCELLED if n % 3 == 0 else Plan.Status.ACTIVE
+        assert Plan.objects.get(pk=plan.pk).status == expected, plan

@@ -433,7 +433,13 @@ class TestCheckOverdue:
             assert abs(event.at - timezone.now()) < datetime.timedelta(minutes=1)
         [summary] = audit_events("overdue.checked")
         assert summary.target_id == "2025-03-10"
-        assert summary.data == {"installments_marked_overdue": 3, "customers_marked_debt": 2}
+        assert summary.data == {
+            "installments_marked_overdue": 3,
+            "customers_marked_debt": 2,
+            "cases_opened": 2,
+            "promises_kept": 0,
+            "promises_broken": 0,
+        }
 
     def test_a_debt_user_is_not_flipped_or_audited_again(self, audit_events):
         _overdue_customer()
@@ -520,7 +526,8 @@ class TestCheckOverdue:
         # customer locks, their audit rows, customer update, installment update, summary audit, release.
         _bulk_overdue(rows)
 
-        with django_assert_max_num_queries(8):
+        # 8 for rule 2, then 3 for rule 12: open the new debtors' cases, keep and break promises.
+        with django_assert_max_num_queries(11):
             result = check_overdue(as_of=AS_OF)
 
         assert result.installments_marked_overdue == rows
