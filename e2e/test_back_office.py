@@ -200,7 +200,7 @@ def test_support_agent_day(page, live_server, demo_staff, screenshot, page_probl
     expect(plan).to_have_count(1)
     expect(plan.get_by_role("heading", level=3)).to_contain_text("500.00 UZS in 3 installments")
     installments = plan.locator("tbody tr")
-    expect(installments.locator("td.num")).to_have_text(["166.67 UZS", "166.67 UZS", "166.66 UZS"])
+    expect(installments.locator("td:nth-child(3)")).to_have_text(["166.67 UZS", "166.67 UZS", "166.66 UZS"])
     expect(installments).to_contain_text(["Upcoming", "Upcoming", "Upcoming"])
     screenshot(page, "profile-with-plan")
 

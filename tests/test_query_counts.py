@@ -18,13 +18,17 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bnpl_admin.api.services import issue_api_token
+from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.selectors import phone_lookup_hash
+from bnpl_admin.plans import ledger
+from bnpl_admin.plans.models import Payment
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.staff import exports
 from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFactory
 
 PHONE = "+998901112233"
+ACTOR = Actor.system("query-count-test")
 
 
 def add_customers(count: int, *, start: int) -> None:
@@ -38,14 +42,19 @@ def add_customers(count: int, *, start: int) -> None:
 
 
 def add_to_profiled(customer) -> None:
-    """The profiled customer gets another late plan (more installments, overdue ones) and a refund.
+    """The profiled customer gets another late plan (more installments, overdue ones), a refund, and
+    a payment on the plan's first installment and another reversed (more payments, allocations).
 
     The customer is in debt after the first one, so the status is reset for the write (rule 1
     would refuse it) and the checker flips it back.
     """
     Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.NORMAL)
-    PlanFactory(customer=customer, start_date=timezone.localdate() - datetime.timedelta(days=70))
+    plan = PlanFactory(customer=customer, start_date=timezone.localdate() - datetime.timedelta(days=70))
     RefundFactory(customer=customer)
+    first, second = plan.installments.order_by("number")[:2]
+    ledger.pay_installments(installment_ids=[first.pk], actor=ACTOR)
+    mistaken = ledger.pay_installments(installment_ids=[second.pk], actor=ACTOR).payment
+    ledger.reverse_payment(payment_id=mistaken.pk, reason="Mistaken", actor=ACTOR)
     check_overdue()
 
 
@@ -104,3 +113,4 @@ def test_queries_per_page_and_api_list_do_not_grow_with_rows(client, monkeypatch
     large = count_queries(clients, page_urls(profiled))
 
     assert large == small
+    assert Payment.objects.filter(customer=profiled).count() == 6  # the profile listed more payments

@@ -15,7 +15,7 @@ from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.forms import StatusOverrideForm
 from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
-from bnpl_admin.plans.selectors import plans_of
+from bnpl_admin.plans.selectors import payments_of, plan_balance, plans_of
 from bnpl_admin.refunds.selectors import refunds_of
 from bnpl_admin.staff.exports import CsvExportMixin
 from bnpl_admin.staff.paginators import LazyPaginator
@@ -100,12 +100,14 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         customer = customer_or_404(self.kwargs["customer_id"])
         plans = plans_of(customer)
+        refunds = refunds_of(customer)
         return {
             **super().get_context_data(**kwargs),
             "customer": customer,
             "debt": selectors.debt_summary(i for plan in plans for i in plan.installments_in_order),
-            "plans": plans,
-            "refunds": refunds_of(customer),
+            "plans": [(plan, plan_balance(plan, refunds)) for plan in plans],
+            "refunds": refunds,
+            "payments": payments_of(customer),
             "timeline": selectors.timeline(customer),
             "pii_fields": [(name, getattr(customer, masked)) for name, (_, masked) in PII_FIELDS.items()],
             "status_form": StatusOverrideForm(initial={"status": customer.status}),

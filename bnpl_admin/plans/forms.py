@@ -3,7 +3,10 @@ from decimal import Decimal
 from django import forms
 
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
+from bnpl_admin.plans.ledger import MAX_REASON, MAX_REFERENCE
+from bnpl_admin.plans.models import Payment
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
+from bnpl_admin.staff.templatetags.bnpl import money
 
 
 class OneTimeTokenField(forms.CharField):
@@ -41,4 +44,53 @@ class PlanForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
+    token = OneTimeTokenField()
+
+
+class RecordPaymentForm(forms.Form):
+    """A payment by amount (rule 6): the ledger allocates it; `plan` limits it to one ACTIVE plan."""
+
+    amount = MoneyField(
+        label="Amount",
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "autofocus": True}),
+    )
+    method = forms.ChoiceField(label="Method", choices=Payment.Method.choices, initial=Payment.Method.CARD)
+    reference = forms.CharField(
+        label="Reference",
+        max_length=MAX_REFERENCE,
+        help_text="The payer's or the processor's id of this payment: the same reference is the same payment.",
+    )
+    plan = forms.ChoiceField(label="Plan", required=False)
+    token = OneTimeTokenField()
+
+    def __init__(self, *args, plans=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = [("", "Any plan: overdue installments first, then by due date")] + [
+            (str(plan.pk), _plan_label(plan)) for plan in plans
+        ]
+
+
+def _plan_label(plan) -> str:
+    """A plan as the profile shows it: its start, total, the first characters of its id, and what
+    remains (`active_plans_of` annotates it)."""
+    return " · ".join(
+        [
+            f"{plan.start_date:%Y-%m-%d}",
+            money(plan.total_amount),
+            str(plan.pk)[:8],
+            f"{money(plan.remaining)} remaining",
+        ]
+    )
+
+
+class ReasonForm(forms.Form):
+    """Why a payment is reversed or a plan cancelled (audited), and the one-time token."""
+
+    reason = forms.CharField(
+        label="Reason", max_length=MAX_REASON, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True})
+    )
     token = OneTimeTokenField()

@@ -1,15 +1,17 @@
-"""Plan pages: create a plan (with a live schedule preview) and record a payment."""
+"""Plan pages: create a plan (with a live schedule preview), record a payment by amount (with a
+live allocation preview), pay one installment, reverse a payment and cancel a plan."""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.plans import ledger, services
-from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentError
-from bnpl_admin.plans.forms import PaymentForm, PlanForm
-from bnpl_admin.plans.models import Installment
+from bnpl_admin.plans import ledger, selectors, services
+from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentNotFound, PlanError
+from bnpl_admin.plans.forms import PaymentForm, PlanForm, ReasonForm, RecordPaymentForm
+from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
@@ -71,7 +73,8 @@ def create_plan(request, customer_id):
 
 
 @requires("plans.record_payment")
-def record_payment(request, installment_id):
+def pay_installment(request, installment_id):
+    """One installment's own pay button: a payment of exactly its remaining amount."""
     installment = get_object_or_404(Installment.objects.select_related("plan", "customer"), pk=installment_id)
     customer = installment.customer
     form = PaymentForm(request.POST or None, initial={"token": new_token()})
@@ -85,7 +88,7 @@ def record_payment(request, installment_id):
 
         try:
             submitted = submit_once(token=form.cleaned_data["token"], user=request.user, action="payment", work=work)
-        except (PaymentError, InvalidToken) as exc:
+        except (PlanError, InvalidToken) as exc:
             form.add_error(None, str(exc))
         else:
             if submitted.replayed:
@@ -100,3 +103,150 @@ def record_payment(request, installment_id):
                 )
             return redirect(submitted.result_url)
     return render(request, "plans/pay.html", {"installment": installment, "customer": customer, "form": form})
+
+
+def _allocation_preview(form: RecordPaymentForm, customer, plans: list[Plan]) -> dict:
+    """Where the typed amount would go (`rows`), or why it cannot (`refusal`); neither while the
+    amount is still empty. Only the amount and the plan are looked at: the rest is typed later."""
+    form.is_valid()
+    for name in ("amount", "plan"):
+        if form.has_error(name):
+            return {"refusal": form.errors[name][0] if form.data.get(name, "").strip() else ""}
+    plan_id = form.cleaned_data["plan"] or None
+    try:
+        parts = ledger.allocation_preview(customer=customer, amount=form.cleaned_data["amount"], plan_id=plan_id)
+    except PlanError as exc:
+        return {"refusal": str(exc)}
+    by_id = {plan.pk: plan for plan in plans}
+    return {
+        "rows": [(by_id[i.plan_id], i, part, ledger.remaining(i) - part) for i, part in parts],
+        "total": form.cleaned_data["amount"],
+    }
+
+
+def _installments_paid(count: int) -> str:
+    return f"{count} installment{'' if count == 1 else 's'} paid"
+
+
+@requires("plans.record_payment")
+def record_payment(request, customer_id):
+    """A payment by amount, method and reference; the ledger allocates it (rule 6), and the page
+    shows where each cent will go before it is confirmed (htmx, while typing)."""
+    customer = customer_or_404(customer_id)
+    plans = selectors.active_plans_of(customer)
+
+    if request.htmx and request.method == "GET" and "amount" in request.GET:
+        form = RecordPaymentForm(request.GET, plans=plans)
+        return render(request, "plans/record_payment.html#preview", _allocation_preview(form, customer, plans))
+
+    initial = {"token": new_token(), "plan": request.GET.get("plan", "")}
+    form = RecordPaymentForm(request.POST or None, plans=plans, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = {}
+
+        def work() -> str:
+            posted = ledger.record_payment(
+                customer_id=customer_id,
+                amount=data["amount"],
+                reference=data["reference"],
+                method=data["method"],
+                plan_id=data["plan"] or None,
+                actor=Actor.from_request(request),
+            )
+            outcome["posted"] = posted
+            return reverse("customers:detail", args=[customer_id]) + f"#payment-{posted.payment.pk}"
+
+        try:
+            submitted = submit_once(token=data["token"], user=request.user, action="payment.record", work=work)
+        except (PlanError, InvalidToken) as exc:
+            form.add_error(None, str(exc))
+        else:
+            posted = outcome.get("posted")
+            if submitted.replayed or not posted.created:
+                messages.info(request, "This payment was already recorded; showing it.")
+            else:
+                messages.success(
+                    request,
+                    f"Payment of {money(posted.payment.amount)} recorded: "
+                    f"{_installments_paid(posted.paid_installments)}; customer is {posted.customer_status}.",
+                )
+            return redirect(submitted.result_url)
+    return render(
+        request,
+        "plans/record_payment.html",
+        {
+            "customer": customer,
+            "form": form,
+            "plans": plans,
+            **(_allocation_preview(form, customer, plans) if form.is_bound else {}),
+        },
+    )
+
+
+@requires("plans.reverse_payment")
+def reverse_payment(request, payment_id):
+    """A mistaken payment stops counting (rule 7), with a reason; risk only."""
+    try:
+        payment = ledger.payment_with_allocations(payment_id)
+    except PaymentNotFound:
+        raise Http404("No such payment") from None
+    customer = payment.customer
+    form = ReasonForm(request.POST or None, initial={"token": new_token()})
+    if request.method == "POST" and form.is_valid():
+        outcome = {}
+
+        def work() -> str:
+            reversed_payment = ledger.reverse_payment(
+                payment_id=payment.pk, reason=form.cleaned_data["reason"], actor=Actor.from_request(request)
+            )
+            outcome["status"] = reversed_payment.customer.status
+            return reverse("customers:detail", args=[customer.customer_id]) + f"#payment-{payment.pk}"
+
+        try:
+            submitted = submit_once(
+                token=form.cleaned_data["token"], user=request.user, action="payment.reverse", work=work
+            )
+        except (PlanError, InvalidToken) as exc:
+            form.add_error(None, str(exc))
+        else:
+            if submitted.replayed:
+                messages.info(request, "This payment was already reversed; showing it.")
+            else:
+                messages.success(
+                    request,
+                    f"Payment {payment.reference} of {money(payment.amount)} reversed; "
+                    f"customer is {outcome['status']}.",
+                )
+            return redirect(submitted.result_url)
+    return render(request, "plans/reverse.html", {"payment": payment, "customer": customer, "form": form})
+
+
+@requires("plans.cancel_plan")
+def cancel_plan(request, plan_id):
+    """A plan nobody has paid on is written off (rule 9), with a reason."""
+    try:
+        plan = selectors.plan_with_installments(plan_id)
+    except Plan.DoesNotExist:
+        raise Http404("No such plan") from None
+    customer = plan.customer
+    form = ReasonForm(request.POST or None, initial={"token": new_token()})
+    if request.method == "POST" and form.is_valid():
+
+        def work() -> str:
+            ledger.cancel_plan(plan_id=plan.pk, reason=form.cleaned_data["reason"], actor=Actor.from_request(request))
+            return reverse("customers:detail", args=[customer.customer_id]) + f"#plan-{plan.pk}"
+
+        try:
+            submitted = submit_once(
+                token=form.cleaned_data["token"], user=request.user, action="plan.cancel", work=work
+            )
+        except (PlanError, InvalidToken) as exc:
+            form.add_error(None, str(exc))
+        else:
+            if submitted.replayed:
+                messages.info(request, "This plan was already cancelled; showing it.")
+            else:
+                messages.success(request, f"Plan of {money(plan.total_amount)} cancelled.")
+            return redirect(submitted.result_url)
+    return render(request, "plans/cancel.html", {"plan": plan, "customer": customer, "form": form})

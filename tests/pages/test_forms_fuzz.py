@@ -1,26 +1,31 @@
 """Property-based fuzz (hypothesis) of every staff page that takes input from a person.
 
-The forms (create a plan, record a payment, issue and cancel a refund, status override, reveal PII,
-re-process a webhook event), the list filters and search forms (customers, risk review, audit log,
-webhook events), the plan preview (htmx) and the sign-in form are driven through Django's test
-client: as a superuser, and as support where that role may use the page (support is also sent to
-status override, reveal and re-process, where it must get 403); the sign-in form anonymously.
+The forms (create a plan, pay an installment, record a payment by amount, reverse a payment, cancel
+a plan, issue and cancel a refund, status override, reveal PII, re-process a webhook event), the
+list filters and search forms (customers, risk review, audit log, webhook events), the plan and
+payment previews (htmx) and the sign-in form are driven through Django's test client: as a
+superuser, and as support where that role may use the page (support is also sent to status
+override, reveal, re-process and payment reversal, where it must get 403); the sign-in form
+anonymously.
 Values mix valid ones with hostile ones: amounts with 3 decimals, negative, zero, huge (1e30,
 10**40), NaN, Infinity, text, other scripts' digits, unicode names, NUL characters, 10 KB strings,
 empty, whitespace, fields left out; and the ids of rows that exist (`world`: customers,
-installments paid and not, a refund in each status, merchants, a webhook event in each status) or
-do not. Search boxes also get customers' phone numbers, typed as an agent types them.
+installments paid and not, plans with and without payments, a payment in each status, a refund in
+each status, merchants, a webhook event in each status) or do not. Search boxes also get
+customers' phone numbers, typed as an agent types them.
 
 Every request must:
 - answer below 500 (the test client re-raises a view's exception: the example fails with it);
 - carry no raw phone, card or passport number of any customer in its body or headers (the reveal
   page shows the one value it was asked for, and nothing else);
 - if it is a POST that is refused (anything but a redirect: the form re-rendered with its errors,
-  a 4xx), change no row: `tests.property.table_state()`, and no one-time form token spent. A GET
-  that is not a CSV export changes no row either.
-An accepted POST did what it says (one plan more, the installment paid, the PENDING refund
-cancelled, the status set, the event queued again, the reveal audited); only the right password
-signs in, and never to a page off the site.
+  a 4xx), change no row: `tests.property.table_state()`, the payments, allocations and installment
+  amounts, and no one-time form token spent. A GET that is not a CSV export changes no row either.
+An accepted POST did what it says (one plan more, the installment paid, one payment of exactly the
+amount typed allocated to that customer's installments (or the first one, for a reference
+replayed), the POSTED payment reversed, the unpaid plan cancelled, the PENDING refund cancelled,
+the status set, the event queued again, the reveal audited); only the right password signs in, and
+never to a page off the site.
 
 Each example runs in a savepoint that is rolled back (`tests.property.rolled_back`), so each one
 starts from the seeded rows; a failing example prints the request it sent (hypothesis' `note`).
@@ -54,8 +59,8 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import MAX_AMOUNT
-from bnpl_admin.plans.ledger import pay_installments
-from bnpl_admin.plans.models import Installment
+from bnpl_admin.plans.ledger import pay_installments, reverse_payment
+from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.models import FormSubmission
@@ -247,6 +252,8 @@ class World:
     unpaid_installments: list[int]
     paid_installments: list[int]
     plans_of: dict[str, list[str]]
+    payments: dict[str, str]  # status -> payment id
+    used_references: list[str]  # of the payments that exist
     refunds: dict[str, str]  # status -> refund id
     events: dict[str, int]  # status -> event id
     actions: list[str]  # in the audit trail: the audit log's action filter offers them
@@ -294,6 +301,28 @@ class World:
         every_plan = sorted(p for plans in self.plans_of.values() for p in plans)
         return mostly(st.sampled_from(["", *every_plan]), st.one_of(st.uuids().map(str), NASTY))
 
+    def plan_ids(self):
+        every_plan = sorted(p for plans in self.plans_of.values() for p in plans)
+        return mostly(
+            st.sampled_from(every_plan),
+            st.one_of(st.uuids().map(str), st.sampled_from([str(uuid.UUID(int=0)), "not-a-uuid"]), NASTY),
+            one_in=4,
+        )
+
+    def payment_ids(self):
+        return mostly(
+            st.sampled_from(sorted(self.payments.values())),
+            st.one_of(st.uuids().map(str), st.sampled_from([str(uuid.UUID(int=0)), "not-a-uuid"]), NASTY),
+            one_in=4,
+        )
+
+    def references(self):
+        """Fresh references mostly; sometimes one already used (a replay, or a conflict), or a bad one."""
+        return mostly(
+            st.uuids().map(lambda u: f"ref-{u}"),
+            st.one_of(st.sampled_from(self.used_references), st.just("x" * 65), NASTY),
+        )
+
     def searches(self):
         """Search text: names and ids, hostile text, and a customer's phone number as an agent types it
         (which must never come back: the search answers with its lookup hash instead)."""
@@ -314,7 +343,8 @@ class World:
 @pytest.fixture
 def world(db):
     """Four customers (usr-002 a DEBT_USER), three plans with upcoming, overdue and paid
-    installments, a refund in each status, two merchants and a webhook event in each status."""
+    installments (usr-003's paid by a POSTED payment, usr-001's with a REVERSED one), a refund in
+    each status, two merchants and a webhook event in each status."""
     today = timezone.localdate()
     actor = Actor.system("fuzz-seed")
     customers = [
@@ -327,7 +357,9 @@ def world(db):
     PlanFactory(customer=customers[1], start_date=today - datetime.timedelta(days=70))  # falls overdue
     two = PlanFactory(customer=customers[2], total_amount=Decimal("120.00"), installment_count=2)
     check_overdue(actor=actor)  # usr-002 becomes DEBT_USER
-    pay_installments(installment_ids=[two.installments.get(number=1).pk], actor=actor)
+    posted = pay_installments(installment_ids=[two.installments.get(number=1).pk], actor=actor).payment
+    mistaken = pay_installments(installment_ids=[active.installments.get(number=1).pk], actor=actor).payment
+    reverse_payment(payment_id=mistaken.pk, reason="Entered twice", actor=actor)
     refunds = {
         Refund.Status.PENDING: RefundFactory(customer=customers[0], plan=active, transaction_id="txn-pending"),
         Refund.Status.PROCESSING: RefundFactory(
@@ -360,6 +392,8 @@ def world(db):
         unpaid_installments=list(installments.exclude(status="PAID").values_list("pk", flat=True)),
         paid_installments=list(installments.filter(status="PAID").values_list("pk", flat=True)),
         plans_of={c.customer_id: [str(p.pk) for p in c.plans.all()] for c in customers},
+        payments={Payment.Status.POSTED: str(posted.pk), Payment.Status.REVERSED: str(mistaken.pk)},
+        used_references=[posted.reference, mistaken.reference],
         refunds={status: str(refund.pk) for status, refund in refunds.items()},
         events={status: event.pk for status, event in events.items()},
         actions=actions_in_use(),
@@ -385,8 +419,17 @@ def check_response(response, world: World, *, shown=frozenset()) -> None:
 
 
 def state() -> dict:
-    """`table_state()`, and the one-time form tokens used (a refused form must not spend its token)."""
-    return {**table_state(), "form_submissions": FormSubmission.objects.count()}
+    """`table_state()`, the payments with their allocations and the installments' amounts (the
+    ledger's rows), and the one-time form tokens used (a refused form must not spend its token)."""
+    return {
+        **table_state(),
+        "payment": list(Payment.objects.order_by("pk").values_list("pk", "status", "amount", "reversal_reason")),
+        "allocation": PaymentAllocation.objects.count(),
+        "installment_amounts": list(
+            Installment.objects.order_by("pk").values_list("pk", "amount_paid", "amount_refunded")
+        ),
+        "form_submissions": FormSubmission.objects.count(),
+    }
 
 
 def changed(before: dict, after: dict) -> list[str]:
@@ -487,7 +530,7 @@ def test_create_plan_form(world, staff, data, total, count, token):
 @SUPPORT_MAY
 @FUZZ
 @given(data=st.data(), token=sometimes_absent(TOKENS))
-def test_record_payment_form(world, staff, data, token):
+def test_pay_installment_form(world, staff, data, token):
     installment_id = data.draw(world.installment_ids(), label="installment_id")
 
     def paid(before, after):
@@ -496,6 +539,86 @@ def test_record_payment_form(world, staff, data, token):
         assert installment.pk in world.unpaid_installments, "a paid installment was paid again"
 
     post_form(staff, f"/installments/{segment(installment_id)}/pay/", {"token": token}, world, accepted=paid)
+
+
+# Amounts a customer of the world could owe (most of AMOUNTS' valid ones are over any balance).
+PAYMENT_AMOUNTS = mostly(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("600"), places=2).map(str), AMOUNTS)
+METHODS = mostly(st.sampled_from(Payment.Method.values), st.one_of(st.sampled_from(["CARD", "bitcoin"]), NASTY))
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(
+    data=st.data(),
+    amount=sometimes_absent(PAYMENT_AMOUNTS),
+    method=sometimes_absent(METHODS),
+    token=sometimes_absent(TOKENS),
+)
+def test_record_payment_by_amount_form(world, staff, data, amount, method, token):
+    customer_id = data.draw(world.customer_ids(), label="customer_id")
+    reference = data.draw(sometimes_absent(world.references()), label="reference")
+    plan = data.draw(sometimes_absent(world.plan_choices()), label="plan")
+    fields = {"amount": amount, "method": method, "reference": reference, "plan": plan, "token": token}
+
+    def one_payment_of_that_amount(before, after):
+        if reference in world.used_references:  # the same payment again: answered with the first one
+            assert after["payment"] == before["payment"], "a replayed reference recorded another payment"
+            return
+        assert len(after["payment"]) == len(before["payment"]) + 1, "redirected but recorded no payment"
+        payment = Payment.objects.get(reference=reference.strip())
+        assert payment.customer.customer_id == customer_id and payment.amount == Decimal(amount)
+        allocations = list(payment.allocations.select_related("installment"))
+        assert sum(a.amount for a in allocations) == payment.amount
+        assert {a.installment.customer_id for a in allocations} == {payment.customer_id}
+        if plan not in ("", ABSENT):
+            assert {str(a.installment.plan_id) for a in allocations} == {plan}, "paid outside the plan chosen"
+
+    path = f"/customers/{segment(customer_id)}/payments/new/"
+    post_form(staff, path, fields, world, accepted=one_payment_of_that_amount)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(data=st.data(), amount=PAYMENT_AMOUNTS)
+def test_record_payment_preview(world, staff, data, amount):
+    """The live allocation preview (htmx GET while typing) of the record-payment form."""
+    customer_id = data.draw(world.customer_ids(), label="customer_id")
+    plan = data.draw(sometimes_absent(world.plan_choices()), label="plan")
+    params = {"amount": amount, "plan": plan}
+    get_page(staff, f"/customers/{segment(customer_id)}/payments/new/", params, world, headers=HTMX)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(data=st.data(), reason=sometimes_absent(REASONS), token=sometimes_absent(TOKENS))
+def test_reverse_payment_form(world, role, staff, data, reason, token):
+    """Risk only (support: 403): only a POSTED payment is reversed."""
+    payment_id = data.draw(world.payment_ids(), label="payment_id")
+
+    def reversed_(before, after):
+        assert payment_id == world.payments[Payment.Status.POSTED], "a payment not POSTED was reversed"
+        assert Payment.objects.get(pk=payment_id).status == Payment.Status.REVERSED
+
+    path = f"/payments/{segment(payment_id)}/reverse/"
+    response = post_form(staff, path, {"reason": reason, "token": token}, world, accepted=reversed_)
+    support_is_refused(role, path, response)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(data=st.data(), reason=sometimes_absent(REASONS), token=sometimes_absent(TOKENS))
+def test_cancel_plan_form(world, staff, data, reason, token):
+    """Only a plan without a POSTED payment (nor a refund in progress) is cancelled."""
+    plan_id = data.draw(world.plan_ids(), label="plan_id")
+
+    def cancelled(before, after):
+        plan = Plan.objects.get(pk=plan_id)
+        assert plan.status == Plan.Status.CANCELLED
+        assert not Payment.objects.filter(allocations__installment__plan=plan, status=Payment.Status.POSTED).exists()
+        assert not plan.installments.exclude(status=Installment.Status.CANCELLED).filter(amount_paid=0).exists()
+
+    path = f"/plans/{segment(plan_id)}/cancel/"
+    post_form(staff, path, {"reason": reason, "token": token}, world, accepted=cancelled)
 
 
 @SUPPORT_MAY

@@ -16,14 +16,14 @@ from django.test import Client
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.plans.models import Installment
+from bnpl_admin.plans.models import Installment, Payment, Plan
 from bnpl_admin.refunds.models import Refund
 from tests.pages import HTMX, text_of, token_of
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMERS = 40
-SAMPLE = 5  # customers whose action pages (plan, refund, payment, cancel) are crawled too
+SAMPLE = 5  # customers (plans, payments) whose action pages (plan, refund, payment, reversal, cancel) are crawled too
 
 
 @pytest.fixture
@@ -98,12 +98,20 @@ def _crawl(browser: Client, raw_by_customer: dict[str, set[str]]) -> dict[str, s
                 method="post",
             )
         visit(f"/customers/{customer_id}/status/")
+        visit(f"/customers/{customer_id}/payments/new/")
+        visit(f"/customers/{customer_id}/payments/new/", {"amount": "10.00", "plan": ""}, headers=HTMX)
     for installment in Installment.objects.exclude(status="PAID").order_by("pk")[:SAMPLE]:
         visit(f"/installments/{installment.pk}/pay/")
     for installment in Installment.objects.filter(status="PAID").order_by("pk")[:2]:
         visit(f"/installments/{installment.pk}/pay/")
     for refund in Refund.objects.order_by("transaction_id")[:SAMPLE]:
         visit(f"/refunds/{refund.pk}/cancel/")
+    payments = Payment.objects.order_by("reference")[:SAMPLE]
+    assert payments, "the seed posted no payment"
+    for payment in payments:
+        visit(f"/payments/{payment.pk}/reverse/")
+    for plan in Plan.objects.order_by("pk")[:SAMPLE]:
+        visit(f"/plans/{plan.pk}/cancel/")
     return bodies
 
 

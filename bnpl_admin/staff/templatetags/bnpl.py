@@ -22,6 +22,19 @@ def money(value) -> str:
     return f"{sign}{intcomma(int(whole))}.{cents} {settings.CURRENCY}"
 
 
+@register.filter
+def audit_value(value) -> str:
+    """An audit event's value as a person reads it: a payment's allocations as "#1: 100.00, #2:
+    50.00", other lists and mappings item by item, anything else as it is."""
+    if isinstance(value, list):
+        return ", ".join(audit_value(item) for item in value)
+    if isinstance(value, dict):
+        if "number" in value and "amount" in value:
+            return f"#{value['number']}: {value['amount']}"
+        return " ".join(f"{key}={audit_value(item)}" for key, item in value.items())
+    return "" if value is None else str(value)
+
+
 @register.simple_tag
 def status_badge(status, label=None) -> str:
     """`<span class="badge badge-debt_user">Debt user</span>`: the status badge of every page and table."""
