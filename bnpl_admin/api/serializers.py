@@ -9,6 +9,8 @@ from rest_framework import serializers
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.errors import InvalidCustomer
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
+from bnpl_admin.plans.ledger import MAX_REASON, MAX_REFERENCE
+from bnpl_admin.plans.models import Payment
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 from bnpl_admin.text import storable
 from bnpl_admin.webhooks.models import Merchant
@@ -36,6 +38,18 @@ AMOUNT_PATTERN = r"^\s*\+?0*(?=[0-9.]*[1-9])(?:[0-9]{1,12}(?:\.[0-9]{0,2})?|\.[0
 class Amount(Money):
     """An amount in a request: Money, with a schema that says which strings it takes (the default
     one, drawn from max_digits, would also take "", "-5" and "0")."""
+
+
+class PaymentAmount(Amount):
+    """The amount of a payment: as Amount, but never a JSON number with a fraction or an exponent
+    (a float): money received is counted to the cent, and a float cannot always say which cent."""
+
+    default_error_messages = {"float": 'Send the amount as a decimal string such as "166.67".'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            self.fail("float")
+        return super().to_internal_value(data)
 
 
 class Text(serializers.CharField):
@@ -140,6 +154,21 @@ class CancelRefundSerializer(serializers.Serializer):
     reason = Text(max_length=300, required=False, allow_blank=True, default="")
 
 
+class PaymentCreateSerializer(serializers.Serializer):
+    user_id = Text(max_length=64, source="customer_id")
+    amount = PaymentAmount()
+    reference = Text(max_length=MAX_REFERENCE)
+    method = serializers.ChoiceField(choices=Payment.Method.choices, required=False, default=Payment.Method.OTHER)
+    # Only this plan's installments are paid; it must be one of the user's ACTIVE plans.
+    plan_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class ReasonSerializer(serializers.Serializer):
+    """The body of a reversal or a plan cancellation: why (mandatory, audited)."""
+
+    reason = Text(max_length=MAX_REASON)
+
+
 # Responses
 
 
@@ -158,6 +187,9 @@ class InstallmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.IntegerField()
     amount_due = Money(min_value=None)
+    amount_paid = Money(min_value=None)
+    amount_refunded = Money(min_value=None)
+    amount_remaining = Money(min_value=None)
     due_date = serializers.DateField()
     status = serializers.CharField()
     paid_at = serializers.DateTimeField(allow_null=True)
@@ -184,14 +216,42 @@ class RefundSerializer(serializers.Serializer):
     reason = serializers.CharField()
     status = serializers.CharField()
     merchant_reference = serializers.CharField()
+    # Set when the refund becomes APPROVED (rule 8): the part taken off the plan's remaining
+    # amounts, and the rest, already paid, that is owed back to the customer. Null until then.
+    amount_applied = Money(min_value=None, allow_null=True)
+    amount_to_customer = Money(min_value=None, allow_null=True)
     processed_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+
+class AllocationSerializer(serializers.Serializer):
+    installment_id = serializers.IntegerField()
+    plan_id = serializers.UUIDField(source="installment.plan_id")
+    number = serializers.IntegerField(source="installment.number")
+    amount = Money()
+
+
+class PaymentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user_id = serializers.CharField(source="customer.customer_id")
+    amount = Money()
+    method = serializers.CharField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    allocations = AllocationSerializer(many=True, source="allocations_in_order")  # see ALLOCATIONS_IN_ORDER
+    user_status = serializers.CharField(source="customer.status")  # after this payment (rules 3 and 7)
+    received_at = serializers.DateTimeField()
+    reversed_at = serializers.DateTimeField(allow_null=True)
+    reversal_reason = serializers.CharField()  # "" unless REVERSED
 
 
 class OverdueInstallmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     plan_id = serializers.UUIDField()
     amount_due = Money(min_value=None)
+    amount_paid = Money(min_value=None)
+    amount_refunded = Money(min_value=None)
+    amount_remaining = Money(min_value=None)
     due_date = serializers.DateField()
     days_overdue = serializers.IntegerField()
 
@@ -199,7 +259,7 @@ class OverdueInstallmentSerializer(serializers.Serializer):
 class DebtStatusSerializer(serializers.Serializer):
     user_id = serializers.CharField()
     has_overdue = serializers.BooleanField()
-    total_debt = Money(min_value=None)
+    total_debt = Money(min_value=None)  # what the overdue installments have remaining
     overdue_installments = OverdueInstallmentSerializer(many=True)
     total_overdue_count = serializers.IntegerField()
     user_status = serializers.CharField()
@@ -209,6 +269,7 @@ class RepaymentResultSerializer(serializers.Serializer):
     message = serializers.CharField()
     paid_installments = serializers.IntegerField()
     user_status = serializers.CharField()
+    payment_id = serializers.UUIDField()  # the one Payment the repayment recorded
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -104,6 +104,7 @@ class DebtView(ApiView):
                 "message": "Repayment processed successfully",
                 "paid_installments": result.paid_installments,
                 "user_status": str(result.customer_status),
+                "payment_id": str(result.payment.pk),
             }
         )
 
@@ -133,6 +134,61 @@ class PlanDetail(ApiView):
         except Plan.DoesNotExist:
             return error(f"Plan {plan_id} not found", 404)
         return Response(s.PlanSerializer(plan).data)
+
+
+class PlanCancel(ApiView):
+    required_permissions = {"POST": ["plans.cancel_plan"]}
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses={200: s.PlanSerializer, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    @idempotent("POST /api/v1/plans/{plan_id}/cancel/")
+    def post(self, request, plan_id):
+        fields = validated(s.ReasonSerializer, request)
+        ledger.cancel_plan(**fields, plan_id=plan_id, actor=Actor.from_request(request))
+        return Response(s.PlanSerializer(plan_selectors.plan_with_installments(plan_id)).data)
+
+
+class PaymentCreate(ApiView):
+    required_permissions = {"POST": ["plans.record_payment"]}
+
+    @extend_schema(
+        request=s.PaymentCreateSerializer,
+        responses={
+            201: s.PaymentSerializer,
+            200: OpenApiResponse(s.PaymentSerializer, description="The payment already recorded under this reference"),
+            **errors(400, 401, 403, 404, 409, 422),
+        },
+    )
+    @idempotent("POST /api/v1/payments/")
+    def post(self, request):
+        fields = validated(s.PaymentCreateSerializer, request)
+        posted = ledger.record_payment(**fields, actor=Actor.from_request(request))
+        code = status.HTTP_201_CREATED if posted.created else status.HTTP_200_OK
+        return Response(s.PaymentSerializer(posted.payment).data, status=code)
+
+
+class PaymentDetail(ApiView):
+    required_permissions = {"GET": ["plans.view_payment"]}
+
+    @extend_schema(responses={200: s.PaymentSerializer, **errors(401, 403, 404)})
+    def get(self, request, payment_id):
+        return Response(s.PaymentSerializer(ledger.payment_with_allocations(payment_id)).data)
+
+
+class PaymentReverse(ApiView):
+    required_permissions = {"POST": ["plans.reverse_payment"]}
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses={200: s.PaymentSerializer, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    @idempotent("POST /api/v1/payments/{payment_id}/reverse/")
+    def post(self, request, payment_id):
+        fields = validated(s.ReasonSerializer, request)
+        payment = ledger.reverse_payment(**fields, payment_id=payment_id, actor=Actor.from_request(request))
+        return Response(s.PaymentSerializer(payment).data)
 
 
 class RefundCreate(ApiView):

@@ -13,8 +13,11 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from bnpl_admin.api.services import issue_api_token
+from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
+from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
+from bnpl_admin.refunds.models import Refund
 from tests.factories import UserFactory
 
 PII_FIELDS = ("phone_number", "passport_number", "card_number")
@@ -135,6 +138,24 @@ def assert_error(response, status: int, message: str | None = None) -> dict:
     if message is not None:
         assert body["error"] == message
     return body
+
+
+def ledger_rows() -> dict:
+    """Every row a move of money writes, to compare before and after a refused request: a refusal
+    changes nothing (DESIGN: bad input changes nothing)."""
+    return {
+        "payments": list(Payment.objects.order_by("pk").values_list("pk", "status", "amount", "reversed_at")),
+        "allocations": list(
+            PaymentAllocation.objects.order_by("pk").values_list("pk", "payment_id", "installment_id", "amount")
+        ),
+        "installments": list(
+            Installment.objects.order_by("pk").values_list("pk", "amount_paid", "amount_refunded", "status", "paid_at")
+        ),
+        "plans": list(Plan.objects.order_by("pk").values_list("pk", "status")),
+        "refunds": list(Refund.objects.order_by("pk").values_list("pk", "status", "amount_applied")),
+        "customers": list(Customer.objects.order_by("pk").values_list("customer_id", "status", "overdue_since")),
+        "audit_events": AuditEvent.objects.count(),
+    }
 
 
 # The fuzz test records how many requests it sent per operation (user properties "fuzz_requests"

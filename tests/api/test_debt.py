@@ -9,7 +9,7 @@ from django.utils import timezone
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.plans.models import Installment, Payment, Plan
 from bnpl_admin.plans.services import check_overdue
 from tests.api.conftest import assert_error, assert_iso_date, assert_money
 from tests.factories import CustomerFactory, PlanFactory
@@ -34,6 +34,25 @@ def debtor(db):
     customer.refresh_from_db()
     assert customer.status == Customer.Status.DEBT_USER
     return customer, plan, list(plan.installments.order_by("number"))
+
+
+def assert_repaid(response, *, paid: int, user_status: str, installments) -> Payment:
+    """The contract's answer, naming the one Payment recorded: of exactly these installments'
+    remaining amounts (rule 6)."""
+    assert response.status_code == 200, response.content
+    body = response.json()
+    payment = Payment.objects.get(pk=body["payment_id"])
+    assert body == {
+        "message": REPAID,
+        "paid_installments": paid,
+        "user_status": user_status,
+        "payment_id": str(payment.pk),
+    }
+    allocations = sorted(payment.allocations.values_list("installment_id", "amount"))
+    assert allocations == sorted((i.pk, i.amount_remaining) for i in installments)
+    assert payment.amount == sum(i.amount_remaining for i in installments)
+    assert payment.status == Payment.Status.POSTED
+    return payment
 
 
 def statuses(plan) -> list[str]:
@@ -70,6 +89,9 @@ class TestDebtStatus:
                 "id": installment.pk,
                 "plan_id": str(plan.pk),
                 "amount_due": "166.67",
+                "amount_paid": "0.00",
+                "amount_refunded": "0.00",
+                "amount_remaining": "166.67",
                 "due_date": installment.due_date.isoformat(),
                 "days_overdue": (timezone.localdate() - installment.due_date).days,
             }
@@ -114,8 +136,7 @@ class TestRepayment:
 
         response = pay(support_client, "usr-debt", [first.pk, second.pk])
 
-        assert response.status_code == 200, response.content
-        assert response.json() == {"message": REPAID, "paid_installments": 2, "user_status": "NORMAL"}
+        assert_repaid(response, paid=2, user_status="NORMAL", installments=[first, second])
         assert statuses(plan) == [PAID, PAID, UPCOMING]
         customer.refresh_from_db()
         assert customer.status == Customer.Status.NORMAL
@@ -130,7 +151,7 @@ class TestRepayment:
 
         response = pay(support_client, "usr-debt", [first.pk])
 
-        assert response.json() == {"message": REPAID, "paid_installments": 1, "user_status": "DEBT_USER"}
+        assert_repaid(response, paid=1, user_status="DEBT_USER", installments=[first])
         assert statuses(plan) == [PAID, OVERDUE, UPCOMING]
         customer.refresh_from_db()
         assert customer.status == Customer.Status.DEBT_USER
@@ -141,7 +162,7 @@ class TestRepayment:
 
         response = pay(support_client, "usr-early", [first.pk])
 
-        assert response.json() == {"message": REPAID, "paid_installments": 1, "user_status": "NORMAL"}
+        assert_repaid(response, paid=1, user_status="NORMAL", installments=[first])
         first.refresh_from_db()
         assert first.status == PAID
         assert first.paid_at is not None
@@ -151,7 +172,7 @@ class TestRepayment:
 
         response = pay(support_client, "usr-debt", [i.pk for i in installments])
 
-        assert response.json() == {"message": REPAID, "paid_installments": 3, "user_status": "NORMAL"}
+        assert_repaid(response, paid=3, user_status="NORMAL", installments=installments)
         plan.refresh_from_db()
         assert plan.status == Plan.Status.COMPLETED
         detail = support_client.get(f"/api/v1/plans/{plan.pk}/").json()
@@ -163,8 +184,7 @@ class TestRepayment:
 
         response = pay(support_client, "usr-debt", [first.pk, first.pk])
 
-        assert response.status_code == 200
-        assert response.json()["paid_installments"] == 1
+        assert_repaid(response, paid=1, user_status="DEBT_USER", installments=[first])
         assert statuses(plan) == [PAID, OVERDUE, UPCOMING]
 
     def test_an_installment_of_another_customer_is_a_400_and_nothing_is_paid(self, support_client, debtor):

@@ -6,10 +6,12 @@ that do not (schemathesis' positive and negative modes, and its coverage phase),
 (who may do everything). Each response must: not be a 5xx, have a status code, content type and
 body that the schema documents for the operation, and carry no raw PII.
 
-A few customers (NORMAL and DEBT_USER), plans (with upcoming, overdue and paid installments) and
-refunds are seeded, and one request in three is aimed at them (real customer, plan, refund and
-installment ids in place of the generated ones, and well-formed phone, card, passport and amounts,
-which the schema cannot express), so that success paths and their bodies are checked as well.
+A few customers (NORMAL and DEBT_USER), plans (with upcoming, overdue and paid installments),
+refunds and payments are seeded, and one request in three is aimed at them (real customer, plan,
+refund, payment and installment ids in place of the generated ones, payment references already
+used or new, and well-formed phone, card, passport and amounts, which the schema cannot express),
+so that success paths and their bodies are checked as well: payments recorded, replayed and in
+conflict, reversed once and refused the second time, plans cancelled or refused for their payments.
 
 The number of requests sent is recorded per operation (user property `fuzz_requests`) and
 summed at the end of the run by tests/api/conftest.py; run with `-s` to see it per operation.
@@ -36,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bnpl_admin.audit.services import Actor
-from bnpl_admin.plans.ledger import pay_installments
+from bnpl_admin.plans.ledger import pay_installments, record_payment
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
@@ -45,10 +47,11 @@ from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFac
 
 pytestmark = pytest.mark.django_db
 
-# Hypothesis examples per operation. With the 11 operations this sends about 3,400 requests when
-# every operation passes (fewer while one fails: Hypothesis stops at the first failure), in under
-# a minute on SQLite or PostgreSQL; the run prints the figures. FUZZ_EXAMPLES=3000 digs ten times
-# deeper (30,336 requests in 5.3 minutes on PostgreSQL; it found an id in a path too long to store).
+# Hypothesis examples per operation. With the 15 operations this sends about 4,700 requests when
+# every operation passes (fewer while one fails: Hypothesis stops at the first failure); the run
+# prints the figures and the time. FUZZ_EXAMPLES=3000 digs ten times deeper (with the 11 operations
+# before the ledger: 30,336 requests in 5.3 minutes on PostgreSQL; it found an id in a path too
+# long to store).
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 AIM_EVERY = 3  # one request in AIM_EVERY uses real ids
@@ -97,7 +100,11 @@ class Seeded:
             PlanFactory(customer=customers[3], total_amount=Decimal("999.99"), installment_count=12),
         ]
         check_overdue(actor=actor)  # customers[1] becomes DEBT_USER
-        pay_installments(installment_ids=[plans[2].installments.get(number=1).pk], actor=actor)
+        payments = [
+            pay_installments(installment_ids=[plans[2].installments.get(number=1).pk], actor=actor).payment,
+            record_payment(customer_id="usr-001", amount="50.00", reference="ref-1", actor=actor).payment,
+            record_payment(customer_id="usr-002", amount="20.00", reference="ref-2", actor=actor).payment,
+        ]
         refunds = [
             RefundFactory(customer=customers[0], plan=plans[0], transaction_id="txn-1", amount=Decimal("10.00")),
             RefundFactory(customer=customers[2], transaction_id="txn-2", status=Refund.Status.APPROVED),
@@ -107,6 +114,7 @@ class Seeded:
         self.plan_ids = [str(p.pk) for p in plans]
         self.plan_of = {p.customer.customer_id: str(p.pk) for p in plans}
         self.refund_ids = [str(r.pk) for r in refunds]
+        self.payment_ids = [str(p.pk) for p in payments]
         self.raw_pii = raw_pii_in_database()
 
     def installment_ids_of(self, customer_id: str) -> list[int]:
@@ -127,6 +135,8 @@ class Seeded:
                 params["plan_id"] = self.plan_ids[n % len(self.plan_ids)]
             if "refund_id" in params:
                 params["refund_id"] = self.refund_ids[n % len(self.refund_ids)]
+            if "payment_id" in params:
+                params["payment_id"] = self.payment_ids[n % len(self.payment_ids)]
             case.path_parameters = params
         if isinstance(case.body, dict):
             body = dict(case.body)
@@ -145,6 +155,11 @@ class Seeded:
                     body[money] = f"{n % 400 + 1}.{n % 100:02d}"
             if "transaction_id" in body:
                 body["transaction_id"] = f"fz-{n}" if fresh else "txn-1"
+            if "reference" in body:  # a new payment, or a replay of (or conflict with) usr-001's
+                body["reference"] = f"fz-{n}" if fresh else "ref-1"
+                body["amount"] = f"{n % 40 + 1}.{n % 100:02d}" if fresh else "50.00"
+            if "reason" in body:
+                body["reason"] = f"fuzz {n}"
             if "installment_ids" in body:
                 target = (case.path_parameters or {}).get("customer_id", customer_id)
                 body["installment_ids"] = self.installment_ids_of(target)

@@ -33,6 +33,10 @@ CONTRACT = {
     ("/api/v1/debt/{customer_id}/", "post"),
     ("/api/v1/plans/", "post"),
     ("/api/v1/plans/{plan_id}/", "get"),
+    ("/api/v1/plans/{plan_id}/cancel/", "post"),
+    ("/api/v1/payments/", "post"),
+    ("/api/v1/payments/{payment_id}/", "get"),
+    ("/api/v1/payments/{payment_id}/reverse/", "post"),
     ("/api/v1/refunds/", "post"),
     ("/api/v1/refunds/{refund_id}/", "get"),
     ("/api/v1/refunds/{refund_id}/cancel/", "post"),
@@ -47,6 +51,8 @@ REQUESTS = [
     s.PlanCreateSerializer,
     s.RefundCreateSerializer,
     s.CancelRefundSerializer,
+    s.PaymentCreateSerializer,
+    s.ReasonSerializer,
 ]
 AMOUNTISH = r"\s?[+-]?0{0,3}[0-9]{0,14}(\.[0-9]{0,3})?\s?"
 
@@ -230,6 +236,9 @@ class TestSchema:
             ("CancelRefund", "reason"),
             ("PlanCreate", "total_amount"),
             ("RefundCreate", "amount"),
+            ("PaymentCreate", "amount"),
+            ("PaymentCreate", "reference"),
+            ("Reason", "reason"),
         ],
     )
     def test_a_request_text_or_amount_takes_exactly_what_its_schema_takes(self, schema, component, name):
@@ -263,6 +272,10 @@ class TestSchema:
             ("/api/v1/debt/{customer_id}/", "post", {"200", "400", "404"}),
             ("/api/v1/plans/", "post", {"201", "400", "403", "404"}),
             ("/api/v1/plans/{plan_id}/", "get", {"200", "404"}),
+            ("/api/v1/plans/{plan_id}/cancel/", "post", {"200", "400", "404"}),
+            ("/api/v1/payments/", "post", {"200", "201", "400", "404", "409"}),
+            ("/api/v1/payments/{payment_id}/", "get", {"200", "404"}),
+            ("/api/v1/payments/{payment_id}/reverse/", "post", {"200", "400", "403", "404"}),
             ("/api/v1/refunds/", "post", {"200", "201", "400", "409"}),
             ("/api/v1/refunds/{refund_id}/", "get", {"200", "404"}),
             ("/api/v1/refunds/{refund_id}/cancel/", "post", {"200", "400", "404"}),
@@ -287,6 +300,14 @@ class TestSchema:
             ("Refund", "amount"),
             ("DebtStatus", "total_debt"),
             ("OverdueInstallment", "amount_due"),
+            ("OverdueInstallment", "amount_remaining"),
+            ("Installment", "amount_paid"),
+            ("Installment", "amount_refunded"),
+            ("Installment", "amount_remaining"),
+            ("Refund", "amount_applied"),
+            ("Refund", "amount_to_customer"),
+            ("Payment", "amount"),
+            ("Allocation", "amount"),
         ],
     )
     def test_amounts_are_documented_as_strings(self, schema, component, field):

@@ -26,7 +26,17 @@ PLAN_FIELDS = {
     "installments",
     "created_at",
 }
-INSTALLMENT_FIELDS = {"id", "number", "amount_due", "due_date", "status", "paid_at"}
+INSTALLMENT_FIELDS = {
+    "id",
+    "number",
+    "amount_due",
+    "amount_paid",
+    "amount_refunded",
+    "amount_remaining",
+    "due_date",
+    "status",
+    "paid_at",
+}
 
 
 @pytest.fixture
@@ -60,6 +70,8 @@ class TestCreate:
             assert set(item) == INSTALLMENT_FIELDS
             assert item["status"] == "UPCOMING"
             assert item["paid_at"] is None
+            assert (item["amount_paid"], item["amount_refunded"]) == ("0.00", "0.00")
+            assert item["amount_remaining"] == item["amount_due"]
             assert_money(item["amount_due"])
             assert_iso_date(item["due_date"])
         assert {i["id"] for i in body["installments"]} == set(plan.installments.values_list("pk", flat=True))

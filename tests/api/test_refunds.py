@@ -1,5 +1,6 @@
 """POST /api/v1/refunds/ (rule 4: idempotent by transaction_id), GET /api/v1/refunds/<id>/, and
-POST /api/v1/refunds/<id>/cancel/ (PENDING -> REJECTED "Cancelled by staff")."""
+POST /api/v1/refunds/<id>/cancel/ (PENDING -> REJECTED "Cancelled by staff"); an approved refund
+reduces what is owed on its plan (rule 8)."""
 
 import uuid
 from decimal import Decimal
@@ -7,9 +8,13 @@ from decimal import Decimal
 import pytest
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.services import Actor
+from bnpl_admin.plans.models import Installment, Plan
+from bnpl_admin.refunds import services as refund_services
 from bnpl_admin.refunds.models import Refund
 from tests.api.conftest import assert_error, assert_iso_datetime, assert_money
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, RefundFactory
+from tests.ledger.invariants import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +29,8 @@ REFUND_FIELDS = {
     "reason",
     "status",
     "merchant_reference",
+    "amount_applied",
+    "amount_to_customer",
     "processed_at",
     "created_at",
 }
@@ -58,6 +65,8 @@ class TestIssue:
             "reason": "Damaged on arrival",
             "status": "PENDING",
             "merchant_reference": "",
+            "amount_applied": None,
+            "amount_to_customer": None,
             "processed_at": None,
             "created_at": body["created_at"],
         }
@@ -337,3 +346,112 @@ class TestCancel:
         assert_error(response, 400)
         refund.refresh_from_db()
         assert refund.status == Refund.Status.PENDING
+
+
+class TestApprovedRefundsReduceWhatIsOwed:
+    """The worked example through the API: a 300.00 plan in 3 (100.00 each) with #1 paid. A
+    150.00 refund approved leaves #3 at 0.00 (CANCELLED) and 50.00 remaining on #2; a further
+    150.00 refund approved leaves nothing remaining, the plan CANCELLED and 100.00 owed back."""
+
+    @pytest.fixture
+    def shop(self, db):
+        return MerchantFactory(code="shop")
+
+    @pytest.fixture
+    def plan_first_paid(self, support_client, customer, shop) -> str:
+        created = support_client.post(
+            "/api/v1/plans/", {"user_id": "usr-r", "total_amount": "300.00", "merchant": "shop"}, format="json"
+        )
+        assert created.status_code == 201, created.content
+        paid = support_client.post(
+            "/api/v1/payments/", {"user_id": "usr-r", "amount": "100.00", "reference": "pay-1"}, format="json"
+        )
+        assert paid.status_code == 201, paid.content
+        assert [a["number"] for a in paid.json()["allocations"]] == [1]
+        return created.json()["id"]
+
+    def approve(self, refund_id: str, shop) -> None:
+        """As the webhook task does for the merchant's `approved` event."""
+        update = refund_services.apply_merchant_status(
+            refund_ref=refund_id, status="approved", merchant=shop, actor=Actor.merchant(shop)
+        )
+        assert update.applied
+
+    def issue_and_approve(self, client, plan_id: str, transaction_id: str, shop) -> dict:
+        issued = issue(client, transaction_id=transaction_id, amount="150.00", plan_id=plan_id)
+        assert issued.status_code == 201, issued.content
+        assert (issued.json()["amount_applied"], issued.json()["amount_to_customer"]) == (None, None)
+        self.approve(issued.json()["id"], shop)
+        return issued.json()
+
+    def test_a_150_refund_comes_off_the_last_installments(self, support_client, plan_first_paid, shop):
+        refund = self.issue_and_approve(support_client, plan_first_paid, "txn-a", shop)
+
+        plan = support_client.get(f"/api/v1/plans/{plan_first_paid}/").json()
+        assert plan["status"] == "ACTIVE"
+        assert [
+            (i["number"], i["status"], i["amount_paid"], i["amount_refunded"], i["amount_remaining"])
+            for i in plan["installments"]
+        ] == [
+            (1, "PAID", "100.00", "0.00", "0.00"),
+            (2, "UPCOMING", "0.00", "50.00", "50.00"),
+            (3, "CANCELLED", "0.00", "100.00", "0.00"),
+        ]
+        shown = support_client.get(f"/api/v1/refunds/{refund['id']}/").json()
+        assert (shown["status"], shown["amount_applied"], shown["amount_to_customer"]) == ("APPROVED", "150.00", "0.00")
+        rows = list(
+            Installment.objects.filter(plan_id=plan_first_paid)
+            .order_by("number")
+            .values_list("status", "amount_refunded", "amount_remaining")
+        )
+        assert rows == [
+            ("PAID", D("0.00"), D("0.00")),
+            ("UPCOMING", D("50.00"), D("50.00")),
+            ("CANCELLED", D("100.00"), D("0.00")),
+        ]
+        assert Refund.objects.values_list("amount_applied", "amount_to_customer").get() == (D("150.00"), D("0.00"))
+        assert_ledger_consistent()
+
+    def test_a_further_150_refund_cancels_the_plan_and_owes_the_customer_100(
+        self, support_client, plan_first_paid, shop
+    ):
+        self.issue_and_approve(support_client, plan_first_paid, "txn-a", shop)
+        second = self.issue_and_approve(support_client, plan_first_paid, "txn-b", shop)
+
+        plan = support_client.get(f"/api/v1/plans/{plan_first_paid}/").json()
+        assert plan["status"] == "CANCELLED"
+        assert [i["amount_remaining"] for i in plan["installments"]] == ["0.00", "0.00", "0.00"]
+        assert [i["status"] for i in plan["installments"]] == ["PAID", "CANCELLED", "CANCELLED"]
+        shown = support_client.get(f"/api/v1/refunds/{second['id']}/").json()
+        assert (shown["status"], shown["amount_applied"], shown["amount_to_customer"]) == (
+            "APPROVED",
+            "50.00",
+            "100.00",
+        )
+        assert Plan.objects.get(pk=plan_first_paid).status == Plan.Status.CANCELLED
+        assert Refund.objects.get(pk=second["id"]).amount_to_customer == D("100.00")
+        debt = support_client.get("/api/v1/debt/usr-r/").json()
+        assert (debt["total_debt"], debt["user_status"]) == ("0.00", "NORMAL")
+        assert_ledger_consistent()
+
+    def test_a_replayed_approval_moves_nothing_twice(self, support_client, plan_first_paid, shop):
+        refund = self.issue_and_approve(support_client, plan_first_paid, "txn-a", shop)
+
+        again = refund_services.apply_merchant_status(
+            refund_ref=refund["id"], status="approved", merchant=shop, actor=Actor.merchant(shop)
+        )
+
+        assert not again.applied
+        remaining = [
+            i["amount_remaining"]
+            for i in support_client.get(f"/api/v1/plans/{plan_first_paid}/").json()["installments"]
+        ]
+        assert remaining == ["0.00", "50.00", "0.00"]
+
+    def test_a_refund_without_a_plan_is_all_owed_to_the_customer(self, support_client, customer, shop):
+        issued = issue(support_client, transaction_id="txn-np", amount="40.00", merchant="shop").json()
+        self.approve(issued["id"], shop)
+
+        shown = support_client.get(f"/api/v1/refunds/{issued['id']}/").json()
+
+        assert (shown["amount_applied"], shown["amount_to_customer"]) == ("0.00", "40.00")
