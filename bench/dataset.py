@@ -4,8 +4,12 @@ Customers still go through `customers.services.prepare_customer` (the one place 
 masks and hashes PII); only the writing differs from `seed_demo`: rows are generated in worker
 processes as COPY text and streamed into PostgreSQL with foreign-key triggers off (the rows are
 consistent by construction), which is several times faster than INSERTs into indexed tables.
-Installments are all written UPCOMING or PAID; the product's own `check_overdue` then marks the
-missed ones OVERDUE and their customers DEBT_USER, so statuses are exactly what the service makes.
+Installments are all written UPCOMING or PAID (a PAID one with `amount_paid` = `amount_due`); an
+APPROVED refund is applied to its plan's rows before they are written, with the ledger's own
+arithmetic (`demo._apply`, as `seed_demo` does). After the COPY, `backfill.post_paid_installments`
+gives every PAID installment its POSTED payment and allocation, and the product's own
+`check_overdue` marks the missed ones OVERDUE and their customers DEBT_USER, so statuses and
+amounts are exactly what the services make.
 """
 
 from __future__ import annotations
@@ -20,17 +24,23 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.demo import seed as demo
+from bnpl_admin.plans import backfill
+from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.plans.services import check_overdue
+from bnpl_admin.refunds.models import Refund
 from bnpl_admin.webhooks.models import Merchant
 from bnpl_admin.webhooks.services import add_merchant
 
+# Bumped whenever the rows change: `run.py --reuse` rebuilds a data set of another version.
+# 2: the money ledger (issue 19): installment amounts, payments and allocations, refund splits.
+VERSION = "2"
 CHUNK = 10_000
 DELINQUENT_SHARE = 0.10
 REFUND_SHARE = 0.08
@@ -47,6 +57,7 @@ class DatasetInfo:
     plans: int
     installments: int
     refunds: int
+    payments: int
     overdue_installments: int
     debt_customers: int
     anchor: str
@@ -115,54 +126,94 @@ def _chunk_rows(args) -> tuple[int, str, str, str, str]:
         plan_start = anchor - datetime.timedelta(days=age)
         total = Decimal(rng.randint(300, 30_000) * 1000) + Decimal(rng.choice([0, 50, 99])) / 100
         plan_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-        all_paid = True
+        rows = []
         for n, amount, due in build_schedule(total, count, plan_start):
-            status, paid_at = "UPCOMING", None
+            status, paid, paid_at = "UPCOMING", Decimal("0.00"), None
             if due < anchor and not delinquent:
-                status = "PAID"
+                status, paid = "PAID", amount
                 paid_at = datetime.datetime.combine(due - datetime.timedelta(days=rng.randint(0, 5)), NOON_UTC)
-            else:
-                all_paid = False
-            installments.write(
-                f"{(number - 1) * IDS_PER_CUSTOMER + n}\t{plan_id}\t{number}\t{n}\t{amount}\t{due}\t{status}\t"
-                f"{_tsv(paid_at and paid_at.isoformat())}\n"
-            )
+            rows.append(((number - 1) * IDS_PER_CUSTOMER + n, n, amount, due, status, paid, Decimal("0.00"), paid_at))
+        plan_status = "COMPLETED" if all(row[4] == "PAID" for row in rows) else "ACTIVE"
         plan_created = datetime.datetime.combine(plan_start, NOON_UTC)
         merchant_id = rng.choice(merchant_ids)
-        plans.write(
-            f"{plan_id}\t{number}\t{merchant_id}\t{total}\t{count}\t"
-            f"{'COMPLETED' if all_paid else 'ACTIVE'}\t{plan_start}\t\\N\t{plan_created.isoformat()}\n"
-        )
         if rng.random() < REFUND_SHARE:
+            # The same random draws, in the same order, as before the ledger: the same refunds.
             status = rng.choice(["PENDING", "PROCESSING", "APPROVED", "REJECTED"])
             processed = status in ("APPROVED", "REJECTED")
+            refund_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            transaction_id = f"txn-{c.customer_id}-{rng.getrandbits(32):08x}"
+            refund_amount = min(total, Decimal(rng.randint(50, 2000) * 1000))
+            reason = rng.choice(demo.REFUND_REASONS)
+            merchant_reference = f"MR-{rng.getrandbits(40):010X}" if status != "PENDING" else ""
+            applied = to_customer = None
+            if status == "APPROVED":
+                rows, plan_status, applied, to_customer = _approve(rows, plan_status, total, refund_amount, now)
             refunds.write(
                 "\t".join(
                     map(
                         _tsv,
                         (
-                            uuid.UUID(int=rng.getrandbits(128), version=4),
+                            refund_id,
                             number,
                             plan_id,
                             merchant_id,  # a refund on a plan is the plan's merchant's
-                            f"txn-{c.customer_id}-{rng.getrandbits(32):08x}",
-                            min(total, Decimal(rng.randint(50, 2000) * 1000)),
-                            rng.choice(demo.REFUND_REASONS),
-                            f"MR-{rng.getrandbits(40):010X}" if status != "PENDING" else "",
+                            transaction_id,
+                            refund_amount,
+                            reason,
+                            merchant_reference,
                             status,
                             f"Merchant reported {status.lower()}" if status != "PENDING" else "",
                             now.isoformat() if processed else None,
                             None,
                             now.isoformat(),
                             now.isoformat(),
+                            applied,
+                            to_customer,
                         ),
                     )
                 )
                 + "\n"
             )
+        for row_id, n, amount, due, status, paid, refunded, paid_at in rows:
+            installments.write(
+                f"{row_id}\t{plan_id}\t{number}\t{n}\t{amount}\t{paid}\t{refunded}\t{due}\t{status}\t"
+                f"{_tsv(paid_at and paid_at.isoformat())}\n"
+            )
+        plans.write(
+            f"{plan_id}\t{number}\t{merchant_id}\t{total}\t{count}\t"
+            f"{plan_status}\t{plan_start}\t\\N\t{plan_created.isoformat()}\n"
+        )
     return stop - start, customers.getvalue(), plans.getvalue(), installments.getvalue(), refunds.getvalue()
 
 
+def _approve(rows: list[tuple], plan_status: str, total: Decimal, amount: Decimal, now):
+    """Rule 8 on one plan's rows before they are written: `seed_demo`'s own `_apply` on unsaved
+    instances (the ledger's arithmetic, one copy of it); returns the rows, the plan's status and
+    the refund's amount_applied and amount_to_customer."""
+    objects = [
+        Installment(
+            id=row_id,
+            number=n,
+            amount_due=due_amount,
+            amount_paid=paid,
+            amount_refunded=refunded,
+            due_date=due,
+            status=status,
+            paid_at=paid_at,
+        )
+        for row_id, n, due_amount, due, status, paid, refunded, paid_at in rows
+    ]
+    plan = Plan(total_amount=total, status=plan_status)
+    refund = Refund(amount=amount, status=Refund.Status.APPROVED)
+    demo._apply(refund, plan, objects, now)
+    rows = [
+        (i.id, i.number, i.amount_due, i.due_date, i.status, i.amount_paid, i.amount_refunded, i.paid_at)
+        for i in objects
+    ]
+    return rows, plan.status, refund.amount_applied, refund.amount_to_customer
+
+
+LEDGER_TABLES = (Payment._meta.db_table, PaymentAllocation._meta.db_table)
 CUSTOMER_COLUMNS = (
     "id, customer_id, full_name, phone_encrypted, phone_masked, phone_hash, passport_encrypted, "
     "passport_masked, card_encrypted, card_masked, date_of_birth, status, created_at, updated_at"
@@ -170,10 +221,12 @@ CUSTOMER_COLUMNS = (
 PLAN_COLUMNS = (
     "id, customer_id, merchant_id, total_amount, installment_count, status, start_date, created_by_id, created_at"
 )
-INSTALLMENT_COLUMNS = "id, plan_id, customer_id, number, amount_due, due_date, status, paid_at"
+INSTALLMENT_COLUMNS = (
+    "id, plan_id, customer_id, number, amount_due, amount_paid, amount_refunded, due_date, status, paid_at"
+)
 REFUND_COLUMNS = (
     "id, customer_id, plan_id, merchant_id, transaction_id, amount, reason, merchant_reference, status, status_detail, "
-    "processed_at, created_by_id, created_at, updated_at"
+    "processed_at, created_by_id, created_at, updated_at, amount_applied, amount_to_customer"
 )
 
 
@@ -212,9 +265,17 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
             raw.commit()
             bar.update(done)
     with raw.cursor() as cur:
-        cur.execute("SET session_replication_role = origin")
         for table in ("customers_customer", "plans_installment"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        # Statistics for the backfill's joins over the rows just written.
+        cur.execute("ANALYZE plans_installment")
+    raw.commit()
+    print("posting the payments of PAID installments (backfill.post_paid_installments) ...", file=sys.stderr)
+    with transaction.atomic():
+        # Still without FK triggers: every payment and allocation refers to rows just written.
+        payments = backfill.post_paid_installments(Installment, Payment, PaymentAllocation)
+    with raw.cursor() as cur:
+        cur.execute("SET session_replication_role = origin")
     raw.commit()
     print("marking missed installments overdue (check_overdue) ...", file=sys.stderr)
     overdue = check_overdue(as_of=anchor, actor=Actor.system("bench"))
@@ -222,7 +283,7 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
     old_autocommit = raw.autocommit
     raw.autocommit = True
     with raw.cursor() as cur:
-        for table in ("customers_customer", "plans_plan", "plans_installment", "refunds_refund"):
+        for table in ("customers_customer", "plans_plan", "plans_installment", "refunds_refund", *LEDGER_TABLES):
             cur.execute(f"VACUUM ANALYZE {table}")
     raw.autocommit = old_autocommit
     info = DatasetInfo(
@@ -230,12 +291,13 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
         plans=customers,
         installments=_count("plans_installment"),
         refunds=_count("refunds_refund"),
+        payments=payments,
         overdue_installments=overdue.installments_marked_overdue,
         debt_customers=overdue.customers_marked_debt,
         anchor=anchor.isoformat(),
         build_seconds=round(time.perf_counter() - started, 1),
     )
-    _write_meta({**info.__dict__, "seed": seed, "complete": 1})
+    _write_meta({**info.__dict__, "seed": seed, "version": VERSION, "complete": 1})
     return info
 
 
@@ -251,6 +313,7 @@ def info_from_meta(meta: dict[str, str]) -> DatasetInfo:
         plans=int(meta["plans"]),
         installments=int(meta["installments"]),
         refunds=int(meta["refunds"]),
+        payments=int(meta.get("payments", 0)),
         overdue_installments=int(meta["overdue_installments"]),
         debt_customers=int(meta["debt_customers"]),
         anchor=meta["anchor"],

@@ -107,9 +107,9 @@ def render(*, rows, info, reused, args, argv, seconds) -> str:
         f"Command: `{command.strip()}` (total {seconds / 60:.1f} min)",
         "",
         f"Data set: {info.customers:,} customers, {info.plans:,} plans, {info.installments:,} installments, "
-        f"{info.refunds:,} refunds; {info.debt_customers:,} customers in debt with {info.overdue_installments:,} "
-        f"overdue installments at build time (built {info.anchor} in {info.build_seconds:.0f} s"
-        f"{', reused' if reused else ''}).",
+        f"{info.refunds:,} refunds, {info.payments:,} payments; {info.debt_customers:,} customers in debt with "
+        f"{info.overdue_installments:,} overdue installments at build time (built {info.anchor} in "
+        f"{info.build_seconds:.0f} s{', reused' if reused else ''}).",
         "",
         f"Machine: {machine()}.",
         "",

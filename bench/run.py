@@ -114,24 +114,33 @@ def warn_if_untuned() -> None:
 
 def prepare_database(*, customers: int, reuse: bool):
     """Reuse a complete data set of the right size, or build one from scratch."""
-    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") == "1"
-    meta = {}
-    if exists:
-        rows = psql("SELECT key || '=' || value FROM bench_meta", DB_NAME) if _has_meta() else ""
-        meta = dict(line.split("=", 1) for line in rows.splitlines() if line)
-    complete = meta.get("complete") == "1" and int(meta.get("customers", -1)) == customers
-    if reuse and not complete:
-        print(f">> --reuse: no complete data set of {customers} customers in {DB_NAME}; building it", file=sys.stderr)
-    if not (reuse and complete):
-        print(f">> building {DB_NAME}: {customers:,} customers", file=sys.stderr)
-        psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        psql(f'CREATE DATABASE "{DB_NAME}"')
-    manage("migrate", "--noinput", "-v", "0")
     import django
 
     django.setup()
     from bench import dataset
 
+    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") == "1"
+    meta = {}
+    if exists:
+        rows = psql("SELECT key || '=' || value FROM bench_meta", DB_NAME) if _has_meta() else ""
+        meta = dict(line.split("=", 1) for line in rows.splitlines() if line)
+    # A data set of another version (older rows, e.g. without the ledger's) is never reused.
+    complete = (
+        meta.get("complete") == "1"
+        and int(meta.get("customers", -1)) == customers
+        and meta.get("version", "1") == dataset.VERSION
+    )
+    if reuse and not complete:
+        print(
+            f">> --reuse: no complete data set of {customers} customers, version {dataset.VERSION}, in {DB_NAME}; "
+            "building it",
+            file=sys.stderr,
+        )
+    if not (reuse and complete):
+        print(f">> building {DB_NAME}: {customers:,} customers", file=sys.stderr)
+        psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        psql(f'CREATE DATABASE "{DB_NAME}"')
+    manage("migrate", "--noinput", "-v", "0")
     if reuse and complete:
         print(f">> reusing {DB_NAME} ({customers:,} customers)", file=sys.stderr)
         return dataset.info_from_meta(meta), True

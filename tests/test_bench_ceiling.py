@@ -1,12 +1,16 @@
-"""The benchmark's ceiling project (bench/ceiling) and the report's figures relative to it."""
+"""The benchmark's ceiling project (bench/ceiling), the report's figures relative to it, and the
+data set's approved refunds."""
 
+import datetime
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bench.dataset import _approve
 from bench.measure import Row
 from bench.report import ceiling_for, machine_scale, relative_to_ceilings
 
@@ -122,3 +126,52 @@ def test_read_figures_are_given_as_a_share_of_the_ceilings_of_the_same_run():
 
 def test_nothing_is_added_without_a_ceiling_in_the_run():
     assert relative_to_ceilings([Row("Page /risk/ (risk user)", "", "", False, extra={"rps": 295})]) == []
+
+
+# The data set's refunds: an APPROVED one is applied (rule 8) to its plan's rows before the COPY.
+
+
+def _rows(statuses):
+    """Three installments of 100.00 as the data set generates them, PAID or UPCOMING."""
+    rows = []
+    for n, status in enumerate(statuses, start=1):
+        paid = Decimal("100.00") if status == "PAID" else Decimal("0.00")
+        paid_at = datetime.datetime(2026, n, 1, 12, tzinfo=datetime.UTC) if status == "PAID" else None
+        rows.append((10 + n, n, Decimal("100.00"), datetime.date(2026, n, 1), status, paid, Decimal("0.00"), paid_at))
+    return rows
+
+
+NOW = datetime.datetime(2026, 12, 1, 12, tzinfo=datetime.UTC)
+
+
+def test_an_approved_refund_is_taken_off_the_last_installments_and_the_rest_is_owed_back():
+    rows, plan_status, applied, to_customer = _approve(
+        _rows(["PAID", "UPCOMING", "UPCOMING"]), "ACTIVE", Decimal("300.00"), Decimal("250.00"), NOW
+    )
+
+    # 200.00 remained (installments 2 and 3): all of it is taken off, 50.00 goes back to the customer.
+    assert (applied, to_customer) == (Decimal("200.00"), Decimal("50.00"))
+    assert [(r[4], r[5], r[6]) for r in rows] == [
+        ("PAID", Decimal("100.00"), Decimal("0.00")),
+        ("CANCELLED", Decimal("0.00"), Decimal("100.00")),
+        ("CANCELLED", Decimal("0.00"), Decimal("100.00")),
+    ]
+    assert rows[0][7] is not None and rows[1][7] is None
+    assert plan_status == "COMPLETED"  # nothing remaining, refunds below the total
+
+
+def test_a_partial_refund_leaves_the_plan_active_and_a_refund_of_the_total_cancels_it():
+    rows, plan_status, applied, to_customer = _approve(
+        _rows(["UPCOMING", "UPCOMING", "UPCOMING"]), "ACTIVE", Decimal("300.00"), Decimal("150.00"), NOW
+    )
+    assert (applied, to_customer, plan_status) == (Decimal("150.00"), Decimal("0.00"), "ACTIVE")
+    assert [(r[4], r[6]) for r in rows] == [
+        ("UPCOMING", Decimal("0.00")),
+        ("UPCOMING", Decimal("50.00")),
+        ("CANCELLED", Decimal("100.00")),
+    ]
+
+    _, plan_status, applied, to_customer = _approve(
+        _rows(["PAID", "PAID", "PAID"]), "COMPLETED", Decimal("300.00"), Decimal("300.00"), NOW
+    )
+    assert (applied, to_customer, plan_status) == (Decimal("0.00"), Decimal("300.00"), "CANCELLED")
