@@ -35,8 +35,10 @@ class Customer(models.Model):
     # checker leaves the customer NORMAL until then. Cleared when the hold ends.
     hold_until = models.DateField(null=True, blank=True)
     hold_reason = models.CharField(max_length=500, blank=True, default="")
+    # No index: nothing looks customers up by who set a hold, and every index is one more write
+    # for each customer the overdue checker flips.
     hold_set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
