@@ -377,10 +377,13 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     override = page.locator("section", has=page.get_by_role("heading", name="Status override"))
     override.get_by_label("New status").select_option("NORMAL")
     override.get_by_label("Reason").fill(reason)
+    # The customer is overdue: NORMAL is a hold until a day (rule 11).
+    hold_until = timezone.localdate() + datetime.timedelta(days=7)
+    override.get_by_label("Hold until").fill(hold_until.isoformat())
     screenshot(page, "status-override-filled")
     override.get_by_role("button", name="Change status").click()
     expect(page).to_have_url(f"{live_server.url}/customers/usr-e2e-301/")
-    expect(page.get_by_role("status")).to_contain_text("Status of usr-e2e-301 set to NORMAL.")
+    expect(page.get_by_role("status")).to_contain_text(f"usr-e2e-301 is NORMAL and on hold until {hold_until:%Y-%m-%d}")
     expect(heading.locator(".badge")).to_have_text("Normal")
     screenshot(page, "status-overridden")
 
