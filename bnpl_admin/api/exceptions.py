@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from bnpl_admin.collection.services import CaseNotFound, InvalidCaseAction
 from bnpl_admin.customers.errors import CustomerAlreadyExists, CustomerNotFound
 from bnpl_admin.plans.errors import (
     DebtUserError,
@@ -45,6 +46,8 @@ REFUSAL_STATUS = {
     InvalidRefund: 400,
     RefundLimitExceeded: 400,
     IllegalTransition: 400,
+    CaseNotFound: 404,
+    InvalidCaseAction: 400,
 }
 
 

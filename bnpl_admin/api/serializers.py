@@ -6,6 +6,9 @@ from django.core.validators import ProhibitNullCharactersValidator, RegexValidat
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bnpl_admin.collection.models import Case, PromiseToPay
+from bnpl_admin.collection.portfolio import BUCKETS
+from bnpl_admin.collection.services import MAX_NOTE
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.errors import InvalidCustomer
 from bnpl_admin.money import AMOUNT_TEXT, MAX_AMOUNT
@@ -169,6 +172,20 @@ class ReasonSerializer(serializers.Serializer):
     reason = Text(max_length=MAX_REASON)
 
 
+class CaseNoteCreateSerializer(serializers.Serializer):
+    """A note on the customer's open case; a phone, card or passport number in it is stored masked."""
+
+    text = Text(max_length=MAX_NOTE)
+
+
+class PromiseCreateSerializer(serializers.Serializer):
+    """A promise to pay `amount` by `due_date` (today to 90 days ahead: the collection service's
+    rule, which answers a 400). The amount is counted to the cent, as a payment's: never a float."""
+
+    amount = PaymentAmount()
+    due_date = serializers.DateField()
+
+
 # Responses
 
 
@@ -270,6 +287,63 @@ class RepaymentResultSerializer(serializers.Serializer):
     paid_installments = serializers.IntegerField()
     user_status = serializers.CharField()
     payment_id = serializers.UUIDField()  # the one Payment the repayment recorded
+
+
+class CaseNoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()  # as stored: PII-like numbers masked
+    masked = serializers.BooleanField()  # true when the stored text differs from the one sent
+    author = serializers.CharField(source="author.username", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class PromiseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = Money()
+    due_date = serializers.DateField()
+    status = serializers.ChoiceField(choices=PromiseToPay.Status.choices)
+    created_at = serializers.DateTimeField()
+    evaluated_at = serializers.DateTimeField(allow_null=True)  # when the checker found it KEPT or BROKEN
+
+
+class CaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.CharField(source="customer.customer_id")
+    status = serializers.ChoiceField(choices=Case.Status.choices)
+    assignee = serializers.CharField(source="assignee.username", allow_null=True)  # null: unassigned
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    notes = CaseNoteSerializer(many=True, source="notes_newest_first")  # see api.views.CASE_PARTS
+    promises = PromiseSerializer(many=True, source="promises_newest_first")
+
+
+class Total(serializers.DecimalField):
+    """A sum over the book, out: a string with 2 decimals (wider than one amount's Money)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=16, decimal_places=2, coerce_to_string=True, **kwargs)
+
+
+class Share(serializers.DecimalField):
+    """A share of the book (PAR), out: a decimal string with 4 places, "0.3557"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=5, decimal_places=4, coerce_to_string=True, **kwargs)
+
+
+class BucketSerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=[b.label for b in BUCKETS])
+    customers = serializers.IntegerField()
+    outstanding = Total()  # the remaining amount of these customers' open installments
+
+
+class PortfolioSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    total_outstanding = Total()  # the remaining amount of every ACTIVE plan
+    buckets = BucketSerializer(many=True)  # 1-30, 31-60, 61-90, 90+ in this order
+    par30 = Share()
+    par60 = Share()
+    par90 = Share()
 
 
 class ErrorSerializer(serializers.Serializer):

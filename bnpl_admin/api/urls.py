@@ -12,6 +12,9 @@ app_name = "api"
 urlpatterns = [
     path("users/", views.UserList.as_view(), name="users"),
     path("users/<str:customer_id>/", views.UserDetail.as_view(), name="user"),
+    path("users/<str:customer_id>/case/", views.CaseDetail.as_view(), name="case"),
+    path("users/<str:customer_id>/case/notes/", views.CaseNoteCreate.as_view(), name="case-notes"),
+    path("users/<str:customer_id>/case/promises/", views.PromiseCreate.as_view(), name="case-promises"),
     path("debt/<str:customer_id>/", views.DebtView.as_view(), name="debt"),
     path("plans/", views.PlanCreate.as_view(), name="plans"),
     path("plans/<uuid:plan_id>/", views.PlanDetail.as_view(), name="plan"),
@@ -22,6 +25,7 @@ urlpatterns = [
     path("refunds/", views.RefundCreate.as_view(), name="refunds"),
     path("refunds/<uuid:refund_id>/", views.RefundDetail.as_view(), name="refund"),
     path("refunds/<uuid:refund_id>/cancel/", views.RefundCancel.as_view(), name="refund-cancel"),
+    path("risk/portfolio/", views.RiskPortfolio.as_view(), name="risk-portfolio"),
     path("health/", views.Health.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(

@@ -1,5 +1,7 @@
 """JSON API v1: thin views over the same services as the pages; every error is `{"error": ...}`."""
 
+from django.db.models import Case as Choose
+from django.db.models import Prefetch, Value, When
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -12,8 +14,12 @@ from bnpl_admin.api.idempotency import idempotent
 from bnpl_admin.api.pagination import LargeTablePagination
 from bnpl_admin.api.permissions import HasModelPermissions
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import portfolio
+from bnpl_admin.collection import services as collection_services
+from bnpl_admin.collection.models import Case, CaseNote, PromiseToPay
 from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
+from bnpl_admin.customers.masking import mask_free_text
 from bnpl_admin.dashboard.health import probe
 from bnpl_admin.plans import ledger
 from bnpl_admin.plans import selectors as plan_selectors
@@ -238,6 +244,102 @@ class RefundCancel(ApiView):
         fields = validated(s.CancelRefundSerializer, request)
         refund = refund_services.cancel_refund(**fields, refund_id=refund_id, actor=Actor.from_request(request))
         return Response(s.RefundSerializer(refund).data)
+
+
+class RiskPortfolio(ApiView):
+    required_permissions = {"GET": ["customers.review_debt"]}
+
+    @extend_schema(
+        description=(
+            "Rule 10's figures from the newest daily snapshot (the overdue checker's schedule keeps it): "
+            "one stored row, whatever the size of the book. Before the first snapshot, e.g. on a fresh "
+            "install, one is computed and kept as of today on this call."
+        ),
+        responses={200: s.PortfolioSerializer, **errors(401, 403)},
+    )
+    def get(self, request):
+        snapshot = portfolio.latest() or portfolio.refresh()
+        return Response(s.PortfolioSerializer(snapshot).data)
+
+
+# A case's notes and promises, newest first, in two queries (CaseSerializer reads these attributes).
+CASE_PARTS = (
+    Prefetch(
+        "notes",
+        queryset=CaseNote.objects.select_related("author").order_by("-created_at", "-id"),
+        to_attr="notes_newest_first",
+    ),
+    Prefetch("promises", queryset=PromiseToPay.objects.order_by("-created_at", "-id"), to_attr="promises_newest_first"),
+)
+
+
+def _case_of(customer_id: str) -> Case:
+    """The customer's OPEN case, or else their latest one (CustomerNotFound, CaseNotFound)."""
+    customer = customer_selectors.get_customer(customer_id)
+    open_first = Choose(When(status=Case.Status.OPEN, then=Value(0)), default=Value(1))
+    case = (
+        Case.objects.filter(customer=customer)
+        .select_related("customer", "assignee")
+        .prefetch_related(*CASE_PARTS)
+        .order_by(open_first, "-opened_at", "-id")
+        .first()
+    )
+    if case is None:
+        raise collection_services.CaseNotFound(f"No collection case for user {mask_free_text(customer.customer_id)}")
+    return case
+
+
+def _open_case_id(customer_id: str) -> int:
+    """The id of the customer's OPEN case (CustomerNotFound; InvalidCaseAction when there is none).
+    The collection service locks the case and checks again that it is still open."""
+    customer = customer_selectors.get_customer(customer_id)
+    case_id = Case.objects.filter(customer=customer, status=Case.Status.OPEN).values_list("pk", flat=True).first()
+    if case_id is None:
+        raise collection_services.InvalidCaseAction(
+            f"User {mask_free_text(customer.customer_id)} has no open collection case"
+        )
+    return case_id
+
+
+class CaseDetail(ApiView):
+    required_permissions = {"GET": ["collection.work_case"]}
+
+    @extend_schema(
+        description="The customer's OPEN collection case, or else their latest one; notes and promises newest first.",
+        responses={200: s.CaseSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request, customer_id):
+        return Response(s.CaseSerializer(_case_of(customer_id)).data)
+
+
+class CaseNoteCreate(ApiView):
+    required_permissions = {"POST": ["collection.work_case"]}
+
+    @extend_schema(
+        request=s.CaseNoteCreateSerializer,
+        responses={201: s.CaseNoteSerializer, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    @idempotent("POST /api/v1/users/{customer_id}/case/notes/")
+    def post(self, request, customer_id):
+        fields = validated(s.CaseNoteCreateSerializer, request)
+        case_id = _open_case_id(customer_id)
+        note = collection_services.add_note(**fields, case_id=case_id, actor=Actor.from_request(request))
+        return Response(s.CaseNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class PromiseCreate(ApiView):
+    required_permissions = {"POST": ["collection.work_case"]}
+
+    @extend_schema(
+        request=s.PromiseCreateSerializer,
+        responses={201: s.PromiseSerializer, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    @idempotent("POST /api/v1/users/{customer_id}/case/promises/")
+    def post(self, request, customer_id):
+        fields = validated(s.PromiseCreateSerializer, request)
+        case_id = _open_case_id(customer_id)
+        promise = collection_services.add_promise(**fields, case_id=case_id, actor=Actor.from_request(request))
+        return Response(s.PromiseSerializer(promise).data, status=status.HTTP_201_CREATED)
 
 
 class Health(APIView):

@@ -11,7 +11,9 @@ refunds and payments are seeded, and one request in three is aimed at them (real
 refund, payment and installment ids in place of the generated ones, payment references already
 used or new, and well-formed phone, card, passport and amounts, which the schema cannot express),
 so that success paths and their bodies are checked as well: payments recorded, replayed and in
-conflict, reversed once and refused the second time, plans cancelled or refused for their payments.
+conflict, reversed once and refused the second time, plans cancelled or refused for their payments,
+notes (with a card number in them, which no answer may show unmasked) and promises added to an open
+collection case, refused on a closed one or where there is none.
 
 The number of requests sent is recorded per operation (user property `fuzz_requests`) and
 summed at the end of the run by tests/api/conftest.py; run with `-s` to see it per operation.
@@ -38,6 +40,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import services as collection_services
+from bnpl_admin.collection.models import Case
 from bnpl_admin.plans.ledger import pay_installments, record_payment
 from bnpl_admin.plans.models import Installment
 from bnpl_admin.plans.services import check_overdue
@@ -47,7 +51,7 @@ from tests.factories import CustomerFactory, PlanFactory, RefundFactory, UserFac
 
 pytestmark = pytest.mark.django_db
 
-# Hypothesis examples per operation. With the 15 operations this sends about 4,700 requests when
+# Hypothesis examples per operation. With the 19 operations this sends about 6,000 requests when
 # every operation passes (fewer while one fails: Hypothesis stops at the first failure); the run
 # prints the figures and the time. FUZZ_EXAMPLES=3000 digs ten times deeper (with the 11 operations
 # before the ledger: 30,336 requests in 5.3 minutes on PostgreSQL; it found an id in a path too
@@ -99,7 +103,12 @@ class Seeded:
             PlanFactory(customer=customers[2], total_amount=Decimal("120.00"), installment_count=2),
             PlanFactory(customer=customers[3], total_amount=Decimal("999.99"), installment_count=12),
         ]
-        check_overdue(actor=actor)  # customers[1] becomes DEBT_USER
+        check_overdue(actor=actor)  # customers[1] becomes DEBT_USER: an open collection case
+        [open_case] = Case.objects.filter(customer=customers[1])
+        collection_services.add_note(case_id=open_case.pk, text="Called, will pay", actor=actor)
+        collection_services.add_promise(case_id=open_case.pk, amount="20.00", due_date=today, actor=actor)
+        now = timezone.now()
+        Case.objects.create(customer=customers[0], status=Case.Status.CLOSED, opened_at=now, closed_at=now)
         payments = [
             pay_installments(installment_ids=[plans[2].installments.get(number=1).pk], actor=actor).payment,
             record_payment(customer_id="usr-001", amount="50.00", reference="ref-1", actor=actor).payment,
@@ -115,7 +124,15 @@ class Seeded:
         self.plan_of = {p.customer.customer_id: str(p.pk) for p in plans}
         self.refund_ids = [str(r.pk) for r in refunds]
         self.payment_ids = [str(p.pk) for p in payments]
+        # A case's operations go to the open case twice as often as to the closed one or to none.
+        self.case_customer_ids = ["usr-002", "usr-002", "usr-001", "usr-003"]
         self.raw_pii = raw_pii_in_database()
+        self.noted_cards: set[str] = set()  # card numbers put in notes: no answer may show them
+
+    def card_in_note(self, n: int) -> str:
+        card = f"8600 {n % 10000:04d} 5678 {n * 7 % 10000:04d}"
+        self.noted_cards |= {card, card.replace(" ", "")}
+        return f"fuzz {n}: pays with card {card} on Friday"
 
     def installment_ids_of(self, customer_id: str) -> list[int]:
         return list(
@@ -127,6 +144,8 @@ class Seeded:
     def aim(self, case, n: int) -> None:
         """Put real ids in place of generated ones (where the case has such a field)."""
         customer_id = self.customer_ids[n % len(self.customer_ids)]
+        if "/case/" in case.operation.path:
+            customer_id = self.case_customer_ids[n % len(self.case_customer_ids)]
         if isinstance(case.path_parameters, dict) and case.path_parameters:
             params = dict(case.path_parameters)
             if "customer_id" in params:
@@ -160,6 +179,10 @@ class Seeded:
                 body["amount"] = f"{n % 40 + 1}.{n % 100:02d}" if fresh else "50.00"
             if "reason" in body:
                 body["reason"] = f"fuzz {n}"
+            if "text" in body:
+                body["text"] = self.card_in_note(n)
+            if "due_date" in body:  # today to 99 days ahead: one in ten beyond the 90 days a promise may take
+                body["due_date"] = (timezone.localdate() + datetime.timedelta(days=n % 100)).isoformat()
             if "installment_ids" in body:
                 target = (case.path_parameters or {}).get("customer_id", customer_id)
                 body["installment_ids"] = self.installment_ids_of(target)
@@ -219,5 +242,6 @@ def test_every_operation_answers_as_its_schema_documents_and_never_with_a_5xx(
 
     response = case.call(headers=auth_headers)
 
-    assert_no_raw_pii(response.content, also=seeded.raw_pii | _sent_pii(case), check_database=False)
+    forbidden = seeded.raw_pii | seeded.noted_cards | _sent_pii(case)
+    assert_no_raw_pii(response.content, also=forbidden, check_database=False)
     case.validate_response(response, checks=CHECKS)

@@ -40,6 +40,10 @@ CONTRACT = {
     ("/api/v1/refunds/", "post"),
     ("/api/v1/refunds/{refund_id}/", "get"),
     ("/api/v1/refunds/{refund_id}/cancel/", "post"),
+    ("/api/v1/risk/portfolio/", "get"),
+    ("/api/v1/users/{customer_id}/case/", "get"),
+    ("/api/v1/users/{customer_id}/case/notes/", "post"),
+    ("/api/v1/users/{customer_id}/case/promises/", "post"),
     ("/api/v1/health/", "get"),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -53,6 +57,8 @@ REQUESTS = [
     s.CancelRefundSerializer,
     s.PaymentCreateSerializer,
     s.ReasonSerializer,
+    s.CaseNoteCreateSerializer,
+    s.PromiseCreateSerializer,
 ]
 AMOUNTISH = r"\s?[+-]?0{0,3}[0-9]{0,14}(\.[0-9]{0,3})?\s?"
 
@@ -239,6 +245,8 @@ class TestSchema:
             ("PaymentCreate", "amount"),
             ("PaymentCreate", "reference"),
             ("Reason", "reason"),
+            ("CaseNoteCreate", "text"),
+            ("PromiseCreate", "amount"),
         ],
     )
     def test_a_request_text_or_amount_takes_exactly_what_its_schema_takes(self, schema, component, name):
@@ -279,6 +287,10 @@ class TestSchema:
             ("/api/v1/refunds/", "post", {"200", "201", "400", "409"}),
             ("/api/v1/refunds/{refund_id}/", "get", {"200", "404"}),
             ("/api/v1/refunds/{refund_id}/cancel/", "post", {"200", "400", "404"}),
+            ("/api/v1/risk/portfolio/", "get", {"200"}),
+            ("/api/v1/users/{customer_id}/case/", "get", {"200", "404"}),
+            ("/api/v1/users/{customer_id}/case/notes/", "post", {"201", "400", "404"}),
+            ("/api/v1/users/{customer_id}/case/promises/", "post", {"201", "400", "404"}),
             ("/api/v1/health/", "get", {"200", "503"}),
         ],
     )
@@ -308,6 +320,12 @@ class TestSchema:
             ("Refund", "amount_to_customer"),
             ("Payment", "amount"),
             ("Allocation", "amount"),
+            ("Portfolio", "total_outstanding"),
+            ("Portfolio", "par30"),
+            ("Portfolio", "par60"),
+            ("Portfolio", "par90"),
+            ("Bucket", "outstanding"),
+            ("Promise", "amount"),
         ],
     )
     def test_amounts_are_documented_as_strings(self, schema, component, field):
