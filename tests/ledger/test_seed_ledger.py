@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 def test_seeded_books_keep_the_ledger_invariants():
     seed(customers=30, seed=7)
 
-    assert Payment.objects.filter(reference__startswith="seed-").count() == Installment.objects.filter(
-        status="PAID"
-    ).count()
+    assert (
+        Payment.objects.filter(reference__startswith="seed-").count()
+        == Installment.objects.filter(status="PAID").count()
+    )
     assert not Refund.objects.filter(status="APPROVED", amount_applied__isnull=True).exists()
     assert_ledger_consistent()
