@@ -119,7 +119,12 @@ def test_the_installment_chart_stacks_each_day_and_marks_today():
 
     assert len(chart["bars"]) == 3
     assert chart["max"] == 3
-    assert dict((label, n) for label, _, n in chart["legend"]) == {"Paid": 2, "Overdue": 1, "Upcoming": 3, "Cancelled": 0}
+    assert dict((label, n) for label, _, n in chart["legend"]) == {
+        "Paid": 2,
+        "Overdue": 1,
+        "Upcoming": 3,
+        "Cancelled": 0,
+    }
     assert 0 < chart["today_x"] < chart["width"]
 
 
