@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("bnpl_admin.plans.urls")),
     path("", include("bnpl_admin.refunds.urls")),
     path("risk/", DebtReview.as_view(), name="risk"),
+    path("collections/", include("bnpl_admin.collection.urls")),
     path("audit/", AuditLog.as_view(), name="audit"),
     path("", include("bnpl_admin.webhooks.urls")),
     path("webhook/refund-status/", refund_status, name="webhook-refund-status"),

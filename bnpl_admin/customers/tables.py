@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.utils import timezone
 
+from bnpl_admin.collection.portfolio import bucket_of
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
@@ -45,6 +46,8 @@ class DebtUserTable(Table):
         order_by=("-overdue_since",),
         attrs={"td": {"class": "num"}},
     )
+    # Rule 10's bucket of the days overdue: sorted as they are.
+    bucket = tables.Column(verbose_name="Bucket", accessor="oldest_due_date", order_by=("-overdue_since",))
 
     class Meta(Table.Meta):
         order_by = ("-days_overdue",)
@@ -64,3 +67,9 @@ class DebtUserTable(Table):
 
     def value_days_overdue(self, value):
         return self.render_days_overdue(value)
+
+    def render_bucket(self, value):
+        return bucket_of((self.today - value).days)
+
+    def value_bucket(self, value):
+        return self.render_bucket(value)

@@ -9,6 +9,7 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterView
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import selectors as collection
 from bnpl_admin.customers import selectors, services
 from bnpl_admin.customers.errors import CustomerNotFound, InvalidOverride, UnknownPiiField
 from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
@@ -88,9 +89,17 @@ class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvEx
     table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
     template_name = "customers/risk.html"
     export_name = "debt-users"
+    search_params = ("q", "bucket", "sort")
 
     def get_queryset(self):
         return selectors.debt_users()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if not self.request.htmx or self.request.htmx.history_restore_request:  # the strip is not in #table
+            # The day's snapshot the checker keeps (one row), never an aggregate over installments.
+            context["portfolio"] = collection.portfolio_figures()
+        return context
 
 
 class CustomerDetail(PermissionRequiredMixin, TemplateView):
@@ -111,6 +120,7 @@ class CustomerDetail(PermissionRequiredMixin, TemplateView):
             "timeline": selectors.timeline(customer),
             "pii_fields": [(name, getattr(customer, masked)) for name, (_, masked) in PII_FIELDS.items()],
             "status_form": StatusOverrideForm(initial={"status": customer.status}),
+            "case_panel": collection.open_case_panel(customer),
         }
 
 

@@ -91,3 +91,35 @@ def installments_by_day(
         "first": dates[0],
         "last": dates[-1],
     }
+
+
+BUCKET_COLOURS = ("#d49a00", "#e0672a", "#c62f3b", "#7d1420")  # 1-30 .. 90+: later is darker
+
+
+def outstanding_by_bucket(buckets, *, width: int = 420, bar_height: int = 22, gap: int = 10) -> dict:
+    """Horizontal bars of the amount outstanding per delinquency bucket (rule 10), from the
+    snapshot's figures (`collection.selectors.BucketFigures`), each labelled with its amount."""
+    from bnpl_admin.staff.templatetags.bnpl import money
+
+    label_width, value_width = 64, 150
+    span = width - label_width - value_width
+    biggest = max((bucket.outstanding for bucket in buckets), default=0) or 1
+    bars = []
+    for index, bucket in enumerate(buckets):
+        length = round(span * bucket.outstanding / biggest) if bucket.outstanding else 0
+        y = index * (bar_height + gap)
+        bars.append(
+            {
+                "label": bucket.label,
+                "value": money(bucket.outstanding),
+                "customers": bucket.customers,
+                "x": label_width,
+                "y": y,
+                "width": max(1, length) if bucket.outstanding else 0,
+                "height": bar_height,
+                "colour": BUCKET_COLOURS[index % len(BUCKET_COLOURS)],
+                "text_y": y + bar_height * 0.7,
+                "value_x": label_width + length + 6,
+            }
+        )
+    return {"width": width, "height": max(len(bars) * (bar_height + gap) - gap, 0), "bars": bars}

@@ -18,6 +18,7 @@ def navigation(request):
             lambda: {
                 "customers": user.has_perm("customers.view_customer"),
                 "risk": user.has_perm("customers.review_debt"),
+                "collections": user.has_perm("collection.work_case"),
                 "audit": user.has_perm("audit.view_auditevent"),
                 "webhooks": user.has_perm("webhooks.view_webhookevent"),
                 "merchants": user.has_perm("webhooks.view_merchant"),

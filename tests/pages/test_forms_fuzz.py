@@ -1,12 +1,13 @@
 """Property-based fuzz (hypothesis) of every staff page that takes input from a person.
 
 The forms (create a plan, pay an installment, record a payment by amount, reverse a payment, cancel
-a plan, issue and cancel a refund, status override, reveal PII, re-process a webhook event), the
-list filters and search forms (customers, risk review, audit log, webhook events), the plan and
-payment previews (htmx) and the sign-in form are driven through Django's test client: as a
-superuser, and as support where that role may use the page (support is also sent to status
-override, reveal, re-process and payment reversal, where it must get 403); the sign-in form
-anonymously.
+a plan, issue and cancel a refund, status override, reveal PII, re-process a webhook event, assign
+a collection case, add a note to it, record a promise to pay), the list filters and search forms
+(customers, risk review with its bucket filter, audit log, webhook events, the collections queue
+and a case's page), the plan and payment previews (htmx) and the sign-in form are driven through
+Django's test client: as a superuser, and as support where that role may use the page (support is
+also sent to status override, reveal, re-process, payment reversal and the collections pages, where
+it must get 403); the sign-in form anonymously.
 Values mix valid ones with hostile ones: amounts with 3 decimals, negative, zero, huge (1e30,
 10**40), NaN, Infinity, text, other scripts' digits, unicode names, NUL characters, 10 KB strings,
 empty, whitespace, fields left out; and the ids of rows that exist (`world`: customers,
@@ -56,6 +57,7 @@ from hypothesis import strategies as st
 
 from bnpl_admin.audit.selectors import actions_in_use
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection.models import Case, CaseNote, PromiseToPay
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import MAX_AMOUNT
@@ -81,6 +83,7 @@ ABSENT = object()  # a field left out of the request altogether
 PASSWORD = "correct horse battery staple"  # UserFactory's
 CUSTOMER_IDS = ("usr-001", "usr-002", "usr-003", "usr-004")  # usr-002 is a DEBT_USER
 MERCHANT_CODES = ("acme-shop", "other-shop")
+CASE_WORKER = "fuzz-risk"  # a risk user: the assign form offers them
 REDIRECT = (301, 302, 303)
 REVEALABLE = {
     "phone_number": "phone_encrypted",
@@ -257,6 +260,7 @@ class World:
     refunds: dict[str, str]  # status -> refund id
     events: dict[str, int]  # status -> event id
     actions: list[str]  # in the audit trail: the audit log's action filter offers them
+    cases: dict[str, int]  # "OPEN" (usr-002's) / "CLOSED" -> case id
 
     @property
     def events_by_id(self) -> dict[int, str]:
@@ -296,6 +300,20 @@ class World:
         except ValueError:  # over Python's 4,300 digits: the path converter does not match either
             return None
         return self.events_by_id.get(pk)
+
+    def case_ids(self):
+        return mostly(
+            st.sampled_from(sorted(self.cases.values())),
+            st.one_of(st.sampled_from([0, 999999, 10**40, "-1", "00001"]), NASTY),
+            one_in=4,
+        )
+
+    def case_of(self, case_id) -> str | None:
+        """The status of the case a `<int:case_id>` path segment names, None when it names none."""
+        text = str(case_id)
+        if not re.fullmatch(r"[0-9]{1,18}", text):
+            return None
+        return {pk: status for status, pk in self.cases.items()}.get(int(text))
 
     def plan_choices(self):
         every_plan = sorted(p for plans in self.plans_of.values() for p in plans)
@@ -385,6 +403,11 @@ def world(db):
         for n, status in enumerate(WebhookEvent.Status.values)
     }
     assert Customer.objects.get(customer_id="usr-002").status == Customer.Status.DEBT_USER
+    UserFactory.risk(username=CASE_WORKER)
+    UserFactory.support(username="fuzz-helpdesk")  # may not work cases
+    closed = Case.objects.create(
+        customer=customers[3], status=Case.Status.CLOSED, opened_at=timezone.now(), closed_at=timezone.now()
+    )
     installments = Installment.objects.order_by("pk")
     return World(
         raw_pii=raw_pii_in_database(),
@@ -397,6 +420,10 @@ def world(db):
         refunds={status: str(refund.pk) for status, refund in refunds.items()},
         events={status: event.pk for status, event in events.items()},
         actions=actions_in_use(),
+        cases={
+            Case.Status.OPEN: Case.objects.get(customer=customers[1], status="OPEN").pk,
+            Case.Status.CLOSED: closed.pk,
+        },
     )
 
 
@@ -429,6 +456,9 @@ def state() -> dict:
             Installment.objects.order_by("pk").values_list("pk", "amount_paid", "amount_refunded")
         ),
         "form_submissions": FormSubmission.objects.count(),
+        "case": list(Case.objects.order_by("pk").values_list("pk", "status", "assignee_id")),
+        "case_note": list(CaseNote.objects.order_by("pk").values_list("pk", "text")),
+        "promise": list(PromiseToPay.objects.order_by("pk").values_list("pk", "amount", "due_date", "status")),
     }
 
 
@@ -773,7 +803,8 @@ def test_sign_in_form(world, agent, username, password, extra):
 # GET list filters (and the search forms that POST to the same pages)
 
 CUSTOMER_COLUMNS = ("customer_id", "full_name", "phone_masked", "status", "created_at")
-RISK_COLUMNS = ("customer_id", "full_name", "total_overdue", "days_overdue", "oldest_due_date")
+RISK_COLUMNS = ("customer_id", "full_name", "total_overdue", "days_overdue", "oldest_due_date", "bucket")
+BUCKETS = mostly(st.sampled_from(["", "1-30", "31-60", "61-90", "90+"]), st.one_of(st.just("91+"), NASTY))
 AUDIT_COLUMNS = ("at", "actor_label", "action", "customer_ref")
 EXPORT = sometimes_absent(st.sampled_from([ABSENT, ABSENT, "csv", "xlsx", "\x00"]))
 
@@ -819,7 +850,8 @@ def test_customer_list_filters(world, staff, data, method, htmx, ph, status, sor
 )
 def test_risk_review_filters(world, superuser_client, data, method, htmx, sort, page, per_page, export):
     q = data.draw(sometimes_absent(world.searches()), label="q")
-    params = {"q": q, "sort": sort, "page": page, "per_page": per_page, "_export": export}
+    bucket = data.draw(sometimes_absent(BUCKETS), label="bucket")
+    params = {"q": q, "bucket": bucket, "sort": sort, "page": page, "per_page": per_page, "_export": export}
     search_request(superuser_client, "/risk/", params, world, method, htmx)
 
 
@@ -874,3 +906,122 @@ def test_plan_preview(world, staff, data, total, count):
     customer_id = data.draw(world.customer_ids(), label="customer_id")
     params = {"total_amount": total, "installment_count": count}
     get_page(staff, f"/customers/{segment(customer_id)}/plans/new/", params, world, headers=HTMX)
+
+
+# Collection cases (risk only: support gets 403 on every page and form)
+
+CASE_COLUMNS = ("case", "dpd", "opened_at")
+NOTES = mostly(
+    st.one_of(
+        st.just("Called, promised to pay on Friday"),
+        st.text(min_size=1, max_size=300),
+        st.sampled_from(["card 4111 1111 1111 1111", "call +998 90 123 45 67", "passport AA 1234567"]),
+    ),
+    st.one_of(st.just(""), st.just("x" * 2001), NASTY),
+)
+
+
+def promise_dates():
+    today = timezone.localdate()
+    return mostly(
+        st.integers(0, 90).map(lambda days: (today + datetime.timedelta(days=days)).isoformat()),
+        st.one_of(
+            st.sampled_from([-1, 91, -3650]).map(lambda days: (today + datetime.timedelta(days=days)).isoformat()),
+            DATES,
+        ),
+    )
+
+
+def no_raw_pii_stored(world: World) -> None:
+    stored = " ".join(CaseNote.objects.values_list("text", flat=True))
+    assert not [value for value in world.raw_pii if value in stored], "a note kept a raw PII value"
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(
+    data=st.data(),
+    assignee=sometimes_absent(
+        mostly(st.sampled_from(["", CASE_WORKER]), st.one_of(st.sampled_from(["fuzz-helpdesk", "nobody"]), NASTY))
+    ),
+    token=sometimes_absent(TOKENS),
+)
+def test_case_assign_form(world, role, staff, data, assignee, token):
+    """Only to a user who may work cases, or to nobody; only an OPEN case."""
+    case_id = data.draw(world.case_ids(), label="case_id")
+
+    def assigned(before, after):
+        case = Case.objects.select_related("assignee").get(pk=int(case_id))
+        assert world.case_of(case_id) == Case.Status.OPEN, "a closed case was assigned"
+        assert (case.assignee.username if case.assignee else "") == ("" if assignee is ABSENT else assignee)
+
+    path = f"/collections/{segment(case_id)}/assign/"
+    response = post_form(staff, path, {"assignee": assignee, "token": token}, world, accepted=assigned)
+    support_is_refused(role, path, response)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(data=st.data(), token=sometimes_absent(TOKENS))
+def test_case_note_form(world, role, staff, data, token):
+    """One note more on the OPEN case, with no raw phone, card or passport number kept in it."""
+    case_id = data.draw(world.case_ids(), label="case_id")
+    text = data.draw(sometimes_absent(mostly(NOTES, st.sampled_from(world.phones).map(spaced_phone))), label="text")
+
+    def noted(before, after):
+        assert world.case_of(case_id) == Case.Status.OPEN, "a closed case took a note"
+        assert len(after["case_note"]) == len(before["case_note"]) + 1
+        note = CaseNote.objects.order_by("-pk").first()
+        assert note.case_id == int(case_id) and note.text.strip()
+        no_raw_pii_stored(world)
+
+    path = f"/collections/{segment(case_id)}/notes/"
+    response = post_form(staff, path, {"text": text, "token": token}, world, accepted=noted)
+    support_is_refused(role, path, response)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(data=st.data(), amount=sometimes_absent(AMOUNTS), token=sometimes_absent(TOKENS))
+def test_case_promise_form(world, role, staff, data, amount, token):
+    """One PENDING promise of exactly the amount typed, due today to 90 days ahead, on the OPEN case."""
+    case_id = data.draw(world.case_ids(), label="case_id")
+    due_date = data.draw(sometimes_absent(promise_dates()), label="due_date")
+
+    def promised(before, after):
+        assert world.case_of(case_id) == Case.Status.OPEN, "a closed case took a promise"
+        assert len(after["promise"]) == len(before["promise"]) + 1
+        promise = PromiseToPay.objects.order_by("-pk").first()
+        assert promise.amount == Decimal(amount) and promise.status == PromiseToPay.Status.PENDING
+        assert 0 <= (promise.due_date - timezone.localdate()).days <= 90
+
+    path = f"/collections/{segment(case_id)}/promises/"
+    fields = {"amount": amount, "due_date": due_date, "token": token}
+    response = post_form(staff, path, fields, world, accepted=promised)
+    support_is_refused(role, path, response)
+
+
+@SUPPORT_MAY
+@FUZZ
+@given(
+    data=st.data(),
+    view=sometimes_absent(mostly(st.sampled_from(["all", "mine", "unassigned"]), NASTY)),
+    bucket=sometimes_absent(BUCKETS),
+    sort=sometimes_absent(sort_keys(*CASE_COLUMNS)),
+    page=sometimes_absent(PAGES),
+    per_page=sometimes_absent(PAGES),
+    htmx=st.booleans(),
+    case_page=st.booleans(),
+)
+def test_collection_queue_filters_and_case_page(
+    world, role, staff, data, view, bucket, sort, page, per_page, htmx, case_page
+):
+    """The queue's tabs, bucket filter, sorting and pages, and a case's page (GETs that change nothing)."""
+    if case_page:
+        path = f"/collections/{segment(data.draw(world.case_ids(), label='case_id'))}/"
+        response = get_page(staff, path, {}, world)
+    else:
+        path = "/collections/"
+        params = {"view": view, "bucket": bucket, "sort": sort, "page": page, "per_page": per_page}
+        response = get_page(staff, path, params, world, headers=HTMX if htmx else None)
+    support_is_refused(role, path, response)

@@ -1,12 +1,15 @@
 """No page shows a raw phone, card or passport number (DESIGN: Masking).
 
 Demo data is seeded, every customer's raw values are recovered by decrypting their columns, and
-every page is crawled as support, risk and admin. The PII reveal endpoint is the one place that
-may show a raw value; it is not part of the crawl.
+every page is crawled as support, risk and admin, the collections queue and case pages included
+(where risk and admin also type a note holding a customer's raw phone and card number, which must
+be stored and shown masked). The PII reveal endpoint is the one place that may show a raw value;
+it is not part of the crawl.
 """
 
 import io
 import re
+from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,6 +17,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.collection.models import Case, CaseNote
 from bnpl_admin.customers.encryption import decrypt
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Payment, Plan
@@ -81,6 +85,28 @@ def _crawl(browser: Client, raw_by_customer: dict[str, set[str]]) -> dict[str, s
     visit("/risk/", {"_export": "csv"})
     visit("/audit/")
     visit("/audit/", {"_export": "csv"})
+    visit("/collections/")
+    visit("/collections/", {"view": "unassigned", "bucket": "90+"})
+    visit("/collections/", {"view": "mine", "sort": "-dpd"}, headers=HTMX)
+    visit("/health/")
+
+    # Each open case's page; on one, a note typed with a customer's raw phone and card number (stored
+    # masked), then that case page and the profile that shows the case again.
+    cases = list(Case.objects.filter(status=Case.Status.OPEN).select_related("customer").order_by("pk"))
+    assert cases, "the seed opened no collection case"
+    for case in cases:
+        visit(f"/collections/{case.pk}/")
+    first = cases[0]
+    page = visit(f"/collections/{first.pk}/")
+    if page.status_code == 200:
+        card = decrypt(someone.card_encrypted)
+        visit(
+            f"/collections/{first.pk}/notes/",
+            {"text": f"Called {_spaced(phone)}; pays from card {card}", "token": token_of(page)},
+            method="post",
+        )
+        visit(f"/collections/{first.pk}/")
+    visit(f"/customers/{first.customer.customer_id}/")
 
     for customer_id in customer_ids[:SAMPLE]:
         visit(f"/customers/{customer_id}/plans/new/")
@@ -137,6 +163,21 @@ def test_support_gets_the_no_access_page_for_risk_review_and_the_audit_log_of_se
 
     assert browser.get("/risk/").status_code == 403
     assert browser.get("/audit/").status_code == 403
+    assert browser.get("/collections/").status_code == 403
+
+
+@pytest.mark.parametrize("username", ["risk", "admin"])
+def test_a_note_typed_with_raw_numbers_is_kept_and_shown_masked(seeded, username):
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username=username))
+
+    bodies = _crawl(browser, seeded)
+
+    note = CaseNote.objects.get()
+    assert note.masked and note.text.startswith("Called +998")
+    assert any(note.text in unescape(body) for body in bodies.values())  # the case page showed it
+    every_raw_value = set().union(*seeded.values())
+    assert not [value for value in every_raw_value if value in note.text]
 
 
 def test_no_audit_event_holds_a_raw_value_after_the_crawl(seeded):

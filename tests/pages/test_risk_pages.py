@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.collection.portfolio import bucket_of
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.schedule import due_dates
 from bnpl_admin.plans.services import check_overdue
@@ -114,10 +115,11 @@ def test_risk_review_lists_only_debt_users_with_their_overdue_figures(risk_clien
     rows = {cells[0]: cells for cells in table_rows(response)}
     assert set(rows) == {"usr-a", "usr-b", "usr-c"}
     for customer_id, (total, count, days) in debtors.items():
-        _, _name, _phone, shown_total, shown_count, _oldest, shown_days = rows[customer_id]
+        _, _name, _phone, shown_total, shown_count, _oldest, shown_days, shown_bucket = rows[customer_id]
         assert shown_total == f"{total:,.2f} UZS"
         assert shown_count == str(count)
         assert shown_days == str(days)
+        assert shown_bucket == bucket_of(days)
     assert [debtors[c][1] for c in ("usr-a", "usr-b", "usr-c")] == [3, 1, 2]
 
 
@@ -138,7 +140,7 @@ def test_risk_review_sorts_by_days_and_by_total_overdue_both_ways(risk_client, d
     response = risk_client.get("/risk/", {"sort": sort})
 
     assert first_column(response) == expected
-    days = [int(cells[-1]) for cells in table_rows(response)]
+    days = [int(cells[6]) for cells in table_rows(response)]
     totals = [Decimal(cells[3].replace(",", "").removesuffix(" UZS")) for cells in table_rows(response)]
     if sort.endswith("days_overdue"):
         assert days == sorted(days, reverse=sort.startswith("-"))

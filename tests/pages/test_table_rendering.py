@@ -8,6 +8,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bnpl_admin.collection.portfolio import bucket_of
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.tables import CustomerTable
 from bnpl_admin.plans.services import check_overdue
@@ -52,9 +53,10 @@ def test_the_risk_review_rows_show_the_overdue_figures(risk_client, customers):
     rows = table_rows(risk_client.get("/risk/"))
 
     assert len(rows) == 2
-    for _customer_id, _name, _phone, total, count, oldest, days in rows:
+    for _customer_id, _name, _phone, total, count, oldest, days, bucket in rows:
         assert total.endswith(" UZS") and int(count) >= 1
         assert int(days) == (timezone.localdate() - datetime.date.fromisoformat(oldest)).days
+        assert bucket == bucket_of(int(days))
 
 
 def test_the_customer_link_exports_as_its_plain_id():
