@@ -146,7 +146,11 @@ class Payment(models.Model):
         REVERSED = "REVERSED", "Reversed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="payments")
+    # Indexes are few on purpose: every one is a write per payment. The customer's is the
+    # (customer, received_at) one below; nothing looks payments up by who recorded or reversed them.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     amount = models.DecimalField(**MONEY)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.OTHER)
     # The payer's or the processor's id: the same reference is the same payment.
@@ -154,11 +158,11 @@ class Payment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.POSTED)
     received_at = models.DateTimeField()
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     reversal_reason = models.CharField(max_length=500, blank=True, default="")
 
@@ -184,7 +188,8 @@ class Payment(models.Model):
 
 
 class PaymentAllocation(models.Model):
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    # The unique (payment, installment) index serves lookups by payment.
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations", db_index=False)
     installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="allocations")
     amount = models.DecimalField(**MONEY)
 
