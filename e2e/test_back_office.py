@@ -20,6 +20,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection.portfolio import bucket_of
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import create_customer
 from bnpl_admin.plans.models import Installment, Plan
@@ -355,7 +356,9 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     expect(row).to_contain_text("usr-e2e-301")
     expect(row).to_contain_text("600.00 UZS")
     expect(row.locator("td")).to_contain_text(["usr-e2e-301", "Sardor Aliev", "+998****0199", "600.00 UZS", "2"])
-    expect(row.locator("td").last).to_have_text(str(days_overdue))
+    cells = row.locator("td")
+    expect(cells.nth(6)).to_have_text(str(days_overdue))  # Days overdue, then the bucket (rule 10)
+    expect(cells.last).to_have_text(bucket_of(days_overdue))
     screenshot(page, "risk-review")
 
     defects = []
