@@ -1,10 +1,8 @@
-import datetime
 from decimal import Decimal
 
 from django import forms
-from django.utils import timezone
 
-from bnpl_admin.collection.services import MAX_NOTE, MAX_PROMISE_DAYS
+from bnpl_admin.collection.services import MAX_NOTE, MAX_PROMISE_DAYS, InvalidCaseAction, check_promise_date
 from bnpl_admin.money import MAX_AMOUNT
 from bnpl_admin.plans.forms import MoneyField, OneTimeTokenField
 
@@ -60,10 +58,8 @@ class PromiseForm(forms.Form):
 
     def clean_due_date(self):
         due = self.cleaned_data["due_date"]
-        today = timezone.localdate()
-        last = today + datetime.timedelta(days=MAX_PROMISE_DAYS)
-        if due < today:
-            raise forms.ValidationError("The date cannot be in the past.")
-        if due > last:
-            raise forms.ValidationError(f"The date must be at most {MAX_PROMISE_DAYS} days ahead ({last:%Y-%m-%d}).")
+        try:
+            check_promise_date(due)  # the service's rule, shown beside the field
+        except InvalidCaseAction as exc:
+            raise forms.ValidationError(str(exc)) from None
         return due

@@ -48,6 +48,19 @@ def bucket_of(dpd: int) -> str:
     raise AssertionError("unreachable")
 
 
+def days_past_due(overdue_since: datetime.date | None, today: datetime.date | None = None) -> int | None:
+    """A customer's DPD: days since the due date of their oldest OVERDUE installment; None if none."""
+    if overdue_since is None:
+        return None
+    return ((today or timezone.localdate()) - overdue_since).days
+
+
+def bucket_label(overdue_since: datetime.date | None, today: datetime.date | None = None) -> str:
+    """The bucket of a customer past due since that day, "" when they are not past due."""
+    dpd = days_past_due(overdue_since, today)
+    return "" if dpd is None else bucket_of(dpd)
+
+
 def in_bucket(label: str, as_of: datetime.date, prefix: str = "") -> Q:
     """A filter on `overdue_since` for the customers of one bucket as of a day."""
     earliest, latest = BY_LABEL[label].overdue_since_range(as_of)

@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.collection import portfolio
@@ -78,23 +77,11 @@ class CaseView:
 
     @property
     def dpd(self) -> int | None:
-        return days_past_due(self.case.customer.overdue_since)
+        return portfolio.days_past_due(self.case.customer.overdue_since)
 
     @property
     def bucket(self) -> str:
-        return bucket_label(self.case.customer.overdue_since)
-
-
-def days_past_due(overdue_since: datetime.date | None, today: datetime.date | None = None) -> int | None:
-    if overdue_since is None:
-        return None
-    return ((today or timezone.localdate()) - overdue_since).days
-
-
-def bucket_label(overdue_since: datetime.date | None, today: datetime.date | None = None) -> str:
-    """The bucket of a customer past due since that day, "" when they are not past due."""
-    dpd = days_past_due(overdue_since, today)
-    return "" if dpd is None else portfolio.bucket_of(dpd)
+        return portfolio.bucket_label(self.case.customer.overdue_since)
 
 
 def case_view(case_id) -> CaseView:

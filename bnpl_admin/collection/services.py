@@ -161,6 +161,15 @@ def add_note(*, case_id, text: str, actor: Actor) -> CaseNote:
     return note
 
 
+def check_promise_date(due_date) -> None:
+    """A promise falls due between today and MAX_PROMISE_DAYS ahead; InvalidCaseAction otherwise."""
+    today = timezone.localdate()
+    if not isinstance(due_date, datetime.date) or isinstance(due_date, datetime.datetime):
+        raise InvalidCaseAction("due_date must be a date")
+    if not today <= due_date <= today + datetime.timedelta(days=MAX_PROMISE_DAYS):
+        raise InvalidCaseAction(f"due_date must be between today and {MAX_PROMISE_DAYS} days ahead")
+
+
 @transaction.atomic
 def add_promise(*, case_id, amount, due_date: datetime.date, actor: Actor) -> PromiseToPay:
     """A promise to pay `amount` by `due_date` (today to MAX_PROMISE_DAYS ahead)."""
@@ -168,11 +177,7 @@ def add_promise(*, case_id, amount, due_date: datetime.date, actor: Actor) -> Pr
         amount = parse_amount(amount)
     except ValueError as exc:
         raise InvalidCaseAction(str(exc)) from None
-    today = timezone.localdate()
-    if not isinstance(due_date, datetime.date) or isinstance(due_date, datetime.datetime):
-        raise InvalidCaseAction("due_date must be a date")
-    if not today <= due_date <= today + datetime.timedelta(days=MAX_PROMISE_DAYS):
-        raise InvalidCaseAction(f"due_date must be between today and {MAX_PROMISE_DAYS} days ahead")
+    check_promise_date(due_date)
     case = _locked_open_case(case_id)
     promise = PromiseToPay.objects.create(
         case=case, amount=amount, due_date=due_date, created_by=actor.user, created_at=timezone.now()

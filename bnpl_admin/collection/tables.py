@@ -2,7 +2,7 @@ import django_tables2 as tables
 from django.utils import timezone
 from django.utils.html import format_html
 
-from bnpl_admin.collection.selectors import bucket_label, days_past_due
+from bnpl_admin.collection.portfolio import bucket_label, days_past_due
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import money
 

@@ -1,7 +1,7 @@
 import django_tables2 as tables
 from django.utils import timezone
 
-from bnpl_admin.collection.portfolio import bucket_of
+from bnpl_admin.collection.portfolio import bucket_label
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
@@ -69,7 +69,7 @@ class DebtUserTable(Table):
         return self.render_days_overdue(value)
 
     def render_bucket(self, value):
-        return bucket_of((self.today - value).days)
+        return bucket_label(value, self.today)
 
     def value_bucket(self, value):
         return self.render_bucket(value)
