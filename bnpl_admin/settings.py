@@ -183,6 +183,14 @@ CACHES = {
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-throttle"},
     # Short-lived per-process memos (the dashboard's system checks).
     "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bnpl-process"},
+    # Rendered table pages keyed on what they show (staff.tables.Table.fingerprint): never stale,
+    # so per process; the oldest go first.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "bnpl-fragments",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,8 +1,11 @@
 """What the tables show: sorting links that keep the filters, the risk figures, plain exported ids."""
 
 import datetime
+from unittest import mock
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.utils import make_template_fragment_key
 from django.test import RequestFactory
 from django.utils import timezone
 from hypothesis import given
@@ -80,3 +83,53 @@ def test_money_groups_thousands_as_intcomma_does(amount):
     for language in ("en-us", "de", "fr"):  # ",", "." and a space between thousands
         with translation.override(language):
             assert money(amount) == f"{sign}{intcomma(int(whole))}.{cents} UZS"
+
+
+# --- a table page rendered once per fingerprint (staff.tables.Table.fingerprint, {% cache %}) -----
+
+
+def _cached_table_html(response) -> str | None:
+    key = make_template_fragment_key("table", [response.context["table"].fingerprint()])
+    return caches["fragments"].get(key)
+
+
+def test_a_table_page_is_kept_under_what_it_shows(support_client, customers):
+    response = support_client.get("/customers/", {"sort": "status"})
+
+    cached = _cached_table_html(response)
+    assert cached is not None and cached in html_of(response)
+    again = support_client.get("/customers/", {"sort": "status"})
+    assert cached in html_of(again) and table_rows(again) == table_rows(response)
+
+
+def test_a_change_to_a_row_shows_at_once(support_client, customers):
+    support_client.get("/customers/", {"sort": "status"})
+    customer = Customer.objects.get(full_name="<b>Tag</b> & Co")
+    Customer.objects.filter(pk=customer.pk).update(full_name="Renamed Person", status=Customer.Status.NORMAL)
+
+    rows = {cells[0]: cells for cells in table_rows(support_client.get("/customers/", {"sort": "status"}))}
+
+    assert rows[customer.customer_id][1] == "Renamed Person"
+    assert rows[customer.customer_id][5] == "Normal"
+
+
+def test_another_sort_page_or_day_is_another_fragment(risk_client, customers):
+    base = risk_client.get("/risk/")
+    fingerprints = {
+        base.context["table"].fingerprint(),
+        risk_client.get("/risk/", {"sort": "customer_id"}).context["table"].fingerprint(),
+        risk_client.get("/risk/", {"per_page": 1}).context["table"].fingerprint(),
+        risk_client.get("/risk/", {"per_page": 1, "page": 2}).context["table"].fingerprint(),
+    }
+    real_localdate = timezone.localdate
+    a_day_later = mock.patch.object(
+        timezone, "localdate", side_effect=lambda *a, **k: real_localdate(*a, **k) + datetime.timedelta(days=1)
+    )
+    with a_day_later:
+        tomorrow = risk_client.get("/risk/")
+        fingerprints.add(tomorrow.context["table"].fingerprint())
+
+    assert len(fingerprints) == 5
+    # The days overdue count from the day of the request, not from the day the page was cached.
+    days = [int(cells[6]) for cells in table_rows(base)]
+    assert [int(cells[6]) for cells in table_rows(tomorrow)] == [d + 1 for d in days]
