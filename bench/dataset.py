@@ -29,6 +29,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import portfolio
+from bnpl_admin.collection.models import Case
 from bnpl_admin.demo import seed as demo
 from bnpl_admin.plans import backfill
 from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
@@ -40,7 +42,8 @@ from bnpl_admin.webhooks.services import add_merchant
 
 # Bumped whenever the rows change: `run.py --reuse` rebuilds a data set of another version.
 # 2: the money ledger (issue 19): installment amounts, payments and allocations, refund splits.
-VERSION = "2"
+# 3: collections (issue 20): customers' hold columns, a case per debt user, the portfolio figures.
+VERSION = "3"
 CHUNK = 10_000
 DELINQUENT_SHARE = 0.10
 REFUND_SHARE = 0.08
@@ -113,6 +116,7 @@ def _chunk_rows(args) -> tuple[int, str, str, str, str]:
                         "NORMAL",
                         created.isoformat(),
                         created.isoformat(),
+                        "",
                     ),
                 )
             )
@@ -216,7 +220,7 @@ def _approve(rows: list[tuple], plan_status: str, total: Decimal, amount: Decima
 LEDGER_TABLES = (Payment._meta.db_table, PaymentAllocation._meta.db_table)
 CUSTOMER_COLUMNS = (
     "id, customer_id, full_name, phone_encrypted, phone_masked, phone_hash, passport_encrypted, "
-    "passport_masked, card_encrypted, card_masked, date_of_birth, status, created_at, updated_at"
+    "passport_masked, card_encrypted, card_masked, date_of_birth, status, created_at, updated_at, hold_reason"
 )
 PLAN_COLUMNS = (
     "id, customer_id, merchant_id, total_amount, installment_count, status, start_date, created_by_id, created_at"
@@ -279,11 +283,19 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
     raw.commit()
     print("marking missed installments overdue (check_overdue) ...", file=sys.stderr)
     overdue = check_overdue(as_of=anchor, actor=Actor.system("bench"))
+    portfolio.refresh(as_of=anchor)
     print("VACUUM ANALYZE ...", file=sys.stderr)
     old_autocommit = raw.autocommit
     raw.autocommit = True
     with raw.cursor() as cur:
-        for table in ("customers_customer", "plans_plan", "plans_installment", "refunds_refund", *LEDGER_TABLES):
+        for table in (
+            "customers_customer",
+            "plans_plan",
+            "plans_installment",
+            "refunds_refund",
+            *LEDGER_TABLES,
+            Case._meta.db_table,
+        ):
             cur.execute(f"VACUUM ANALYZE {table}")
     raw.autocommit = old_autocommit
     info = DatasetInfo(

@@ -423,6 +423,7 @@ def measure_reads(*, rounds: int, duration: int, workers: int, match: str = "") 
             ("Page /customers/?ph=<hash> (exact phone)", f"/customers/?ph={ph}", page, 500, 20),
             (f"Page /customers/{overdue_id}/ (profile)", f"/customers/{overdue_id}/", page, 500, 20),
             ("Page /risk/ (risk user)", "/risk/", risk_page, 500, 20),
+            ("Page /collections/ (risk user, the queue)", "/collections/", risk_page, 350, 30),
             ("Page /health/ panels (HX-Request)", "/health/", {**page, "HX-Request": "true"}, 500, 20),
         ]
         for name, path, headers, min_rps, max_p99 in scenarios:

@@ -33,4 +33,4 @@ class CaseFilter(django_filters.FilterSet):
         return queryset
 
     def by_bucket(self, queryset, name, value):
-        return in_bucket(queryset, value, prefix="customer__")
+        return in_bucket(queryset, value, prefix="queue_")

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Case(models.Model):
@@ -17,6 +17,11 @@ class Case(models.Model):
     )
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The queue's sort keys, on the case so that an index orders the open cases: whether a promise
+    # of the case was broken (set where promises break), and a copy of the customer's
+    # overdue_since (set where it changes: the checker and the ledger).
+    queue_broken = models.BooleanField(default=False)
+    queue_overdue_since = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -29,7 +34,18 @@ class Case(models.Model):
                 name="case_closed_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["status", "assignee"], name="case_status_assignee")]
+        indexes = [
+            models.Index(fields=["status", "assignee"], name="case_status_assignee"),
+            # The queue (selectors.case_queue) and its sort by days past due: keyset-like reads.
+            models.Index(
+                F("queue_broken").desc(),
+                "queue_overdue_since",  # ascending: PostgreSQL puts NULLs last, as the queue does
+                "id",
+                condition=Q(status="OPEN"),
+                name="case_queue_order",
+            ),
+            models.Index(fields=["queue_overdue_since", "id"], condition=Q(status="OPEN"), name="case_queue_dpd"),
+        ]
         permissions = [("work_case", "Can assign, note and record promises on collection cases")]
 
     def __str__(self) -> str:

@@ -28,7 +28,8 @@ def _promises(status: str):
 
 def case_queue(*, user=None, view: str = "all") -> QuerySet[Case]:
     """The OPEN cases, those with a BROKEN promise first, then by days past due (the oldest
-    `overdue_since` first), ties by case id: a total order, so that pages never repeat a row.
+    `overdue_since` first), ties by case id: a total order, so that pages never repeat a row. The
+    order is read from the cases' own sort keys (`Case.queue_broken`, `queue_overdue_since`).
 
     `view` "mine" keeps `user`'s cases, "unassigned" those of nobody. Each row carries its next
     PENDING promise (date and amount) and its latest BROKEN one's date, as per-row subqueries: a
@@ -50,7 +51,8 @@ def case_queue(*, user=None, view: str = "all") -> QuerySet[Case]:
             next_promise_amount=Subquery(pending.values("amount")[:1]),
             overdue_since=F("customer__overdue_since"),
         )
-        .order_by(F("has_broken").desc(), F("customer__overdue_since").asc(nulls_last=True), "id")
+        # The case_queue_order index: the customer's own columns only for the page's rows.
+        .order_by(F("queue_broken").desc(), F("queue_overdue_since").asc(nulls_last=True), "id")
     )
 
 

@@ -12,7 +12,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
@@ -46,7 +46,9 @@ def open_case(customer, *, now: datetime.datetime | None = None) -> Case:
         return existing
     try:
         with transaction.atomic():
-            return Case.objects.create(customer=customer, opened_at=now or timezone.now())
+            return Case.objects.create(
+                customer=customer, opened_at=now or timezone.now(), queue_overdue_since=customer.overdue_since
+            )
     except IntegrityError:
         return Case.objects.get(customer=customer, status=Case.Status.OPEN)
 
@@ -66,8 +68,8 @@ def open_cases_for_new_debt(*, now: datetime.datetime) -> int:
     opened_at = Case._meta.get_field("opened_at").get_db_prep_value(now, connection)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {cases} (customer_id, status, opened_at) "
-            f"SELECT c.id, 'OPEN', %s FROM {customers} c WHERE c.status = 'DEBT_USER' "
+            f"INSERT INTO {cases} (customer_id, status, opened_at, queue_broken, queue_overdue_since) "
+            f"SELECT c.id, 'OPEN', %s, FALSE, c.overdue_since FROM {customers} c WHERE c.status = 'DEBT_USER' "
             f"AND NOT EXISTS (SELECT 1 FROM {cases} k WHERE k.customer_id = c.id AND k.status = 'OPEN')",
             [opened_at],
         )
@@ -95,8 +97,26 @@ def evaluate_promises(*, as_of: datetime.date, now: datetime.datetime) -> tuple[
     pending = PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING)
     kept_ids = pending.annotate(paid=Subquery(paid)).filter(paid__gte=F("amount")).values("pk")
     kept = PromiseToPay.objects.filter(pk__in=kept_ids).update(status=PromiseToPay.Status.KEPT, evaluated_at=now)
-    broken = pending.filter(due_date__lt=as_of).update(status=PromiseToPay.Status.BROKEN, evaluated_at=now)
+    breaking = pending.filter(due_date__lt=as_of)
+    Case.objects.filter(pk__in=breaking.values("case"), queue_broken=False).update(queue_broken=True)
+    broken = breaking.update(status=PromiseToPay.Status.BROKEN, evaluated_at=now)
     return kept, broken
+
+
+def sync_queue_overdue_since(*, customers=None) -> int:
+    """Copy the customers' `overdue_since` to their open cases where it differs (the queue's sort
+    key): set-based for the checker, or for the customers of a queryset or list of pks."""
+    from bnpl_admin.customers.models import Customer
+
+    since = Customer.objects.filter(pk=OuterRef("customer_id")).values("overdue_since")[:1]
+    cases = Case.objects.filter(status=Case.Status.OPEN)
+    if customers is not None:
+        cases = cases.filter(customer__in=customers)
+    differs = Q(queue_overdue_since__isnull=True, customer__overdue_since__isnull=False) | Q(
+        queue_overdue_since__isnull=False, customer__overdue_since__isnull=True
+    )
+    differs |= ~Q(queue_overdue_since=F("customer__overdue_since"))
+    return Case.objects.filter(pk__in=cases.filter(differs).values("pk")).update(queue_overdue_since=Subquery(since))
 
 
 # The risk team's actions on a case.

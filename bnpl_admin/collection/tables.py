@@ -23,7 +23,7 @@ class CaseQueueTable(Table):
     dpd = tables.Column(
         verbose_name="Days overdue",
         accessor="overdue_since",
-        order_by=("-customer__overdue_since",),
+        order_by=("-queue_overdue_since",),
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
         empty_values=(),
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from bnpl_admin.audit import services as audit
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection import services as collection_services
 from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
@@ -566,6 +567,7 @@ def _settle_customer(customer: Customer, *, actor: Actor, reason: str, may_becom
     if customer.overdue_since != oldest["oldest"]:
         customer.overdue_since = oldest["oldest"]
         customer.save(update_fields=["overdue_since", "updated_at"])
+        collection_services.sync_queue_overdue_since(customers=[customer.pk])
     if customer.overdue_since is None:
         if customer.status == Customer.Status.DEBT_USER:
             customer_services.change_status(

@@ -174,6 +174,9 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
         updated_at=now,
         overdue_since=oldest,
     )
+    # While the late ones are still told apart by their UPCOMING installments; cases opened
+    # below copy it themselves.
+    collection_services.sync_queue_overdue_since(customers=late)
     marked = falling_due.update(status=Installment.Status.OVERDUE)
     cases = collection_services.open_cases_for_new_debt(now=now)
     kept, broken = collection_services.evaluate_promises(as_of=as_of, now=now)

@@ -14,6 +14,7 @@ from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection import portfolio, services
 from bnpl_admin.collection.models import Case, CaseNote, PromiseToPay
+from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans import ledger
 from bnpl_admin.plans.services import check_overdue
@@ -211,9 +212,10 @@ def _case_of(customer_id) -> Case:
 def test_the_queue_puts_broken_promises_first_then_the_longest_overdue(risk_client, debtors):
     newest = _case_of("dpd-010")
     PromiseToPay.objects.create(
-        case=newest, amount=D("10.00"), due_date=timezone.localdate() - datetime.timedelta(days=1), status="BROKEN",
-        created_at=timezone.now(),
+        case=newest, amount=D("10.00"), due_date=timezone.localdate() - datetime.timedelta(days=1), status="PENDING",
+        created_at=timezone.now() - datetime.timedelta(days=2),
     )  # fmt: skip
+    check_overdue(as_of=timezone.localdate())  # breaks the promise: its day has passed unpaid
 
     response = risk_client.get("/collections/")
 
@@ -221,6 +223,47 @@ def test_the_queue_puts_broken_promises_first_then_the_longest_overdue(risk_clie
     assert "Broken" in _rows(response)[0][6]
     assert [cells[3] for cells in _rows(response)] == ["10", "130", "70", "40"]
     assert [cells[4] for cells in _rows(response)] == ["1-30", "90+", "61-90", "31-60"]
+
+
+def test_the_queue_follows_a_payment_that_moves_the_oldest_due_date(risk_client, db):
+    """The queue sorts by its cases' copy of the customer's overdue_since: a payment of the
+    oldest overdue installment moves the customer down the queue at once, not at the next check."""
+    today = timezone.localdate()
+    two = CustomerFactory(customer_id="two-late")
+    PlanFactory(customer=two, total_amount=D("300.00"), installment_count=3, start_date=today)
+    two.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=80))
+    two.installments.filter(number=2).update(due_date=today - datetime.timedelta(days=20))
+    other = CustomerFactory(customer_id="fifty-late")
+    PlanFactory(customer=other, total_amount=D("300.00"), installment_count=3, start_date=today)
+    other.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=50))
+    check_overdue(as_of=today)
+    assert [cells[1] for cells in _rows(risk_client.get("/collections/"))] == ["two-late", "fifty-late"]
+
+    ledger.record_payment(
+        customer_id="two-late", amount="100.00", method="cash", reference="q-1", actor=Actor.system("test")
+    )
+
+    rows = _rows(risk_client.get("/collections/"))
+    assert [(cells[1], cells[3]) for cells in rows] == [("fifty-late", "50"), ("two-late", "20")]
+    assert _case_of("two-late").queue_overdue_since == today - datetime.timedelta(days=20)
+    sorted_by_dpd = _rows(risk_client.get("/collections/", {"sort": "dpd"}))
+    assert [cells[1] for cells in sorted_by_dpd] == ["two-late", "fifty-late"]
+
+
+def test_a_case_opened_by_hand_gets_its_days_past_due_from_the_next_check(risk_client, db):
+    today = timezone.localdate()
+    customer = CustomerFactory(customer_id="by-hand")
+    PlanFactory(customer=customer, total_amount=D("300.00"), installment_count=3, start_date=today)
+    customer.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=40))
+    customer_services.change_status(
+        customer=customer, status=Customer.Status.DEBT_USER, reason="fraud suspected", actor=Actor.system("test")
+    )
+    assert [cells[3] for cells in _rows(risk_client.get("/collections/"))] == ["—"]
+
+    check_overdue(as_of=today)
+
+    assert _case_of("by-hand").queue_overdue_since == today - datetime.timedelta(days=40)
+    assert [cells[3] for cells in _rows(risk_client.get("/collections/"))] == ["40"]
 
 
 def test_queue_ties_go_by_case_id_and_pages_never_repeat_a_row(risk_client, db):

@@ -41,6 +41,7 @@ from hypothesis.stateful import (
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.collection.models import Case
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans import ledger
 from bnpl_admin.plans.errors import (
@@ -784,6 +785,11 @@ class LedgerMachine(RuleBasedStateMachine):
         for pk, status, since in Customer.objects.values_list("pk", "status", "overdue_since"):
             expected = Customer.Status.DEBT_USER if pk in oldest else Customer.Status.NORMAL
             assert (status, since) == (expected, oldest.get(pk)), pk
+
+    @invariant()
+    def open_cases_sort_by_their_customers_overdue_since(self):
+        for case in Case.objects.filter(status=Case.Status.OPEN).select_related("customer"):
+            assert case.queue_overdue_since == case.customer.overdue_since, case.pk
 
 
 def test_any_sequence_of_ledger_moves_keeps_the_books_right():
