@@ -538,3 +538,15 @@ def test_the_profile_shows_the_hold_with_who_set_it(client_for, debtors):
 
     expected = f"On hold until {until:%Y-%m-%d}, set by {risk.user.username}: Pays on the 15th"
     assert expected in unescape(html_of(support.get("/customers/dpd-010/")))
+
+
+def test_every_field_help_text_is_what_its_field_is_described_by(risk_client, debtors):
+    """A screen reader reads a field's help text through aria-describedby: each one names an
+    element of the page (the record-payment form and the case page's forms)."""
+    case = _case_of("dpd-040")
+    for path in (f"/customers/{case.customer.customer_id}/payments/new/", f"/collections/{case.pk}/"):
+        html = html_of(risk_client.get(path))
+        described = re.findall(r'aria-describedby="([^"]+)"', html)
+        assert described, path
+        ids = set(re.findall(r'\sid="([^"]+)"', html))
+        assert {name for value in described for name in value.split()} <= ids, path
