@@ -7,6 +7,7 @@ from bnpl_admin.plans.ledger import MAX_REASON, MAX_REFERENCE
 from bnpl_admin.plans.models import Payment
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 from bnpl_admin.staff.templatetags.bnpl import money
+from bnpl_admin.webhooks.models import Merchant
 
 
 class OneTimeTokenField(forms.CharField):
@@ -39,6 +40,15 @@ class PlanForm(forms.Form):
         coerce=int,
         choices=[(n, f"{n} monthly installments") for n in range(MIN_INSTALLMENTS, MAX_INSTALLMENTS + 1)],
         initial=3,
+    )
+    # The merchant the goods were bought from: only its signed webhook can confirm the plan's refunds.
+    merchant = forms.ModelChoiceField(
+        label="Merchant",
+        queryset=Merchant.objects.filter(is_active=True),
+        to_field_name="code",
+        required=False,
+        empty_label="No merchant",
+        help_text="Where the goods were bought: its webhook confirms this plan's refunds.",
     )
     token = OneTimeTokenField()
 

@@ -86,7 +86,12 @@ def create_plan(
         target_type="plan",
         target_id=plan.id,
         customer_ref=customer.customer_id,
-        data={"total_amount": str(total), "installment_count": installment_count, "start_date": start.isoformat()},
+        data={
+            "total_amount": str(total),
+            "installment_count": installment_count,
+            "start_date": start.isoformat(),
+            "merchant": merchant.code if merchant else None,
+        },
     )
     return plan
 

@@ -45,6 +45,7 @@ def create_plan(request, customer_id):
                 customer_id=customer_id,
                 total_amount=data["total_amount"],
                 installment_count=data["installment_count"],
+                merchant=data["merchant"],
                 actor=Actor.from_request(request),
             )
             return reverse("customers:detail", args=[customer_id]) + f"#plan-{plan.pk}"

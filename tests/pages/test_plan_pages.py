@@ -1,6 +1,7 @@
 """Plan creation (with its live preview) and payment recording, through HTTP."""
 
 import datetime
+import re
 import uuid
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import add_months
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.staff.models import FormSubmission
-from tests.factories import PlanFactory
+from tests.factories import MerchantFactory, PlanFactory
 from tests.pages import (
     HTMX,
     assert_fragment,
@@ -220,6 +221,60 @@ def test_the_plan_form_of_a_debt_user_shows_the_refusal(support_client, in_debt)
     html = html_of(support_client.get(CREATE_URL))
 
     assert DEBT_REFUSAL in html
+    # Said before the form is filled in: its fields and its button are disabled.
+    assert re.search(r'<fieldset class="plain" disabled>', html)
+    assert re.search(r'<button type="submit" class="primary" data-once disabled', html)
+
+
+def test_a_debt_users_profile_shows_new_plan_disabled_with_the_reason(support_client, in_debt, aziz):
+    html = html_of(support_client.get("/customers/usr-001/"))
+
+    assert 'href="/customers/usr-001/plans/new/"' not in html
+    assert 'aria-disabled="true" aria-describedby="new-plan-refused">New plan</span>' in html
+    assert "No new plan: the customer is in debt." in html
+
+
+def test_a_normal_customers_profile_links_new_plan(support_client, aziz):
+    html = html_of(support_client.get("/customers/usr-001/"))
+
+    assert '<a class="button primary" href="/customers/usr-001/plans/new/">New plan</a>' in html
+    assert '<fieldset class="plain">' in html_of(support_client.get(CREATE_URL))
+
+
+def test_a_plan_made_from_the_page_belongs_to_the_merchant_chosen(support_client, aziz):
+    merchant = MerchantFactory(code="tashkent-tech")
+    MerchantFactory(code="closed-shop", is_active=False)
+    page = html_of(support_client.get(CREATE_URL))
+    assert '<option value="tashkent-tech">' in page and "closed-shop" not in page
+
+    token = token_of(support_client.get(CREATE_URL))
+    support_client.post(
+        CREATE_URL, {"total_amount": "300.00", "installment_count": "3", "merchant": "tashkent-tech", "token": token}
+    )
+
+    plan = Plan.objects.get(customer=aziz)
+    assert plan.merchant == merchant
+    assert AuditEvent.objects.get(action="plan.created").data["merchant"] == "tashkent-tech"
+
+
+@pytest.mark.parametrize(
+    ("merchant", "error"),
+    [
+        ("closed-shop", "Select a valid choice"),
+        ("no-such-shop", "Select a valid choice"),
+        ("x\x00", "Null characters are not allowed."),
+    ],
+)
+def test_an_unknown_or_closed_merchant_is_a_form_error_and_creates_nothing(support_client, aziz, merchant, error):
+    MerchantFactory(code="closed-shop", is_active=False)
+    token = token_of(support_client.get(CREATE_URL))
+
+    response = support_client.post(
+        CREATE_URL, {"total_amount": "300.00", "installment_count": "3", "merchant": merchant, "token": token}
+    )
+
+    assert response.status_code == 200 and error in html_of(response)
+    assert not Plan.objects.exists()
 
 
 def test_a_debt_user_gets_no_plan_and_the_form_shows_the_refusal(support_client, in_debt):
