@@ -11,6 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from standardwebhooks import Webhook
 
@@ -45,6 +47,30 @@ def test_seed_demo_builds_a_realistic_data_set():
     assert any("support / support-demo" in line for line in lines)
     assert any("risk / risk-demo" in line for line in lines)
     assert any("admin / admin-demo" in line for line in lines)
+
+
+def test_seed_demo_customers_joined_before_their_first_plan():
+    run("seed_demo", "--customers", "150", "--seed", "3")
+
+    first_plan = dict(
+        Plan.objects.values("customer_id").annotate(first=Min("start_date")).values_list("customer_id", "first")
+    )
+    joined = dict(Customer.objects.values_list("pk", "created_at"))
+    assert set(first_plan) == set(joined)
+    for pk, created_at in joined.items():
+        days = (first_plan[pk] - timezone.localdate(created_at)).days
+        assert 1 <= days <= 61, pk
+
+
+def test_seed_demo_prints_a_webhook_command_naming_the_refunds_own_merchant():
+    lines = run("seed_demo", "--customers", "150")
+
+    command = lines[lines.index("Try the merchant webhook on a PENDING refund:") + 1].split()
+    assert command[:3] == [".venv/bin/python", "manage.py", "send_test_webhook"]
+    merchant, transaction_id, status = command[3:]
+    refund = Refund.objects.get(transaction_id=transaction_id)
+    assert (refund.merchant.code, refund.status, status) == (merchant, Refund.Status.PENDING, "approved")
+    assert run("seed_demo", "--if-empty")[-1].split() == command
 
 
 def test_seed_demo_creates_staff_accounts_in_their_roles():

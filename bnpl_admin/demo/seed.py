@@ -251,6 +251,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
             batch_customers = [people.customer(i + 1, f"usr-{i + 1:0{width}d}", today) for i in batch]
             Customer.objects.bulk_create(batch_customers)
             plans, installments, refunds = _plans_and_refunds(rng, batch_customers, merchants, today, now)
+            _date_before_first_plan(rng, batch_customers, plans)
             Plan.objects.bulk_create(plans)
             _insert_installments(installments)
             Refund.objects.bulk_create(refunds)
@@ -275,6 +276,20 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
         data={"customers": result.customers, "plans": result.plans, "refunds": result.refunds},
     )
     return result
+
+
+def _date_before_first_plan(rng, customers, plans) -> None:
+    """A customer joined some days before their first plan (created_at is set on insert, so it
+    is moved afterwards), and so does the profile's "customer since"."""
+    first_start = {}
+    for plan in plans:
+        first_start[plan.customer_id] = min(plan.start_date, first_start.get(plan.customer_id, plan.start_date))
+    for customer in customers:
+        joined = first_start[customer.pk] - datetime.timedelta(days=rng.randint(1, 60))
+        customer.created_at = datetime.datetime.combine(joined, datetime.time(9), tzinfo=datetime.UTC) + (
+            datetime.timedelta(minutes=rng.randint(0, 600))
+        )
+    Customer.objects.bulk_update(customers, ["created_at"])
 
 
 def _insert_installments(rows: list[tuple]) -> None:

@@ -6,6 +6,7 @@ from tqdm import tqdm
 
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.demo import seed as demo
+from bnpl_admin.refunds.models import Refund
 
 
 class Command(BaseCommand):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         if if_empty and Customer.objects.exists():
             self.stdout.write("Demo data already present; nothing to do.")
             self._print_logins()
+            self._print_webhook_example()
             return
         try:
             with tqdm(total=customers, unit="customers", disable=customers < 5000, file=sys.stderr) as bar:
@@ -49,8 +51,23 @@ class Command(BaseCommand):
             if secret:
                 self.stdout.write(f"Merchant {code} webhook secret: {secret}")
         self._print_logins()
+        self._print_webhook_example()
 
     def _print_logins(self):
         self.stdout.write("Demo logins (username / password):")
         for username, password, group in demo.DEMO_ACCOUNTS:
             self.stdout.write(f"  {username} / {password}  ({group or 'admin'})")
+
+    def _print_webhook_example(self):
+        """A ready command for the refund webhook: a PENDING refund and its own merchant (another
+        merchant's report would be UNMATCHED)."""
+        refund = (
+            Refund.objects.filter(status=Refund.Status.PENDING, merchant__isnull=False)
+            .select_related("merchant")
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if refund:
+            self.stdout.write("Try the merchant webhook on a PENDING refund:")
+            command = f"send_test_webhook {refund.merchant.code} {refund.transaction_id} approved"
+            self.stdout.write(f"  .venv/bin/python manage.py {command}")
