@@ -230,7 +230,7 @@ class RefundSerializer(serializers.Serializer):
     merchant = serializers.CharField(source="merchant.code", allow_null=True)  # null: no merchant
     transaction_id = serializers.CharField()
     amount = Money()
-    reason = serializers.CharField()
+    reason = serializers.CharField(source="stated_reason")  # "Cancelled by staff" once staff cancelled it
     status = serializers.CharField()
     merchant_reference = serializers.CharField()
     # Set when the refund becomes APPROVED (rule 8): the part taken off the plan's remaining

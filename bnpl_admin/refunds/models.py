@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# The outcome of a PENDING refund staff cancelled (it becomes REJECTED), in the API's words.
+CANCELLED_BY_STAFF = "Cancelled by staff"
+
 
 class Refund(models.Model):
     class Status(models.TextChoices):
@@ -27,6 +30,8 @@ class Refund(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # Why the status is what it is (e.g. "Cancelled by staff: duplicate order").
     status_detail = models.CharField(max_length=500, blank=True, default="")
+    # REJECTED because staff cancelled it while PENDING (not the merchant); `reason` stays as issued.
+    cancelled_by_staff = models.BooleanField(default=False, db_default=False)
     processed_at = models.DateTimeField(null=True, blank=True)
     # Set when the refund is APPROVED (rule 8): the part taken off the plan's remaining amounts,
     # and the rest, money already paid that the provider owes the customer back.
@@ -64,6 +69,17 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.transaction_id} {self.amount} ({self.status})"
+
+    @property
+    def status_label(self) -> str:
+        """The status as staff read it: a refund staff cancelled is "Cancelled by staff", not "Rejected"."""
+        return CANCELLED_BY_STAFF if self.cancelled_by_staff else self.get_status_display()
+
+    @property
+    def stated_reason(self) -> str:
+        """The API's `reason` (DESIGN.md): "Cancelled by staff" once staff cancelled it, else the
+        reason it was issued with."""
+        return CANCELLED_BY_STAFF if self.cancelled_by_staff else self.reason
 
     @property
     def is_terminal(self) -> bool:

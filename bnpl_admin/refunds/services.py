@@ -25,10 +25,9 @@ from bnpl_admin.refunds.errors import (
     RefundLimitExceeded,
     RefundNotFound,
 )
-from bnpl_admin.refunds.models import ALLOWED_TRANSITIONS, TERMINAL_STATUSES, Refund
+from bnpl_admin.refunds.models import ALLOWED_TRANSITIONS, CANCELLED_BY_STAFF, TERMINAL_STATUSES, Refund
 from bnpl_admin.text import storable
 
-CANCELLED_BY_STAFF = "Cancelled by staff"
 ONLY_PENDING_CAN_BE_CANCELLED = "Only PENDING refunds can be cancelled"
 
 # Webhook vocabulary -> refund status (rule 5).
@@ -238,15 +237,16 @@ def transition(*, refund: Refund, to: str, actor: Actor, detail: str = "", merch
 
 @transaction.atomic
 def cancel_refund(*, refund_id, actor: Actor, reason: str = "") -> Refund:
-    """A PENDING refund becomes REJECTED with reason "Cancelled by staff" (the contract's wording);
-    the staff member's own reason goes to the status detail, the original reason to the audit."""
+    """A PENDING refund becomes REJECTED, cancelled by staff ("Cancelled by staff" is its outcome
+    and, in the contract's wording, the API's reason); the reason it was issued with is kept, the
+    staff member's own reason goes to the status detail."""
     refund = lock_refund(refund_id)
     if refund.status != Refund.Status.PENDING:
         raise IllegalTransition(ONLY_PENDING_CAN_BE_CANCELLED)
     detail = f"{CANCELLED_BY_STAFF}: {reason.strip()}" if reason.strip() else CANCELLED_BY_STAFF
     original_reason = refund.reason
-    refund.reason = CANCELLED_BY_STAFF
-    refund.save(update_fields=["reason", "updated_at"])
+    refund.cancelled_by_staff = True
+    refund.save(update_fields=["cancelled_by_staff", "updated_at"])
     audit.record(
         actor=actor,
         action="refund.cancelled",

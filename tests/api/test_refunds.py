@@ -304,6 +304,16 @@ class TestCancel:
         refund.refresh_from_db()
         assert refund.status_detail == "Cancelled by staff: duplicate order"
 
+    def test_the_reason_it_was_issued_with_is_kept_under_the_contracts_wording(self, support_client, customer):
+        refund = RefundFactory(customer=customer, reason="Item arrived broken")
+
+        body = support_client.post(f"/api/v1/refunds/{refund.pk}/cancel/", {}, format="json").json()
+
+        refund.refresh_from_db()
+        assert (refund.reason, refund.cancelled_by_staff) == ("Item arrived broken", True)
+        assert body["reason"] == "Cancelled by staff"
+        assert support_client.get(f"/api/v1/refunds/{refund.pk}/").json()["reason"] == "Cancelled by staff"
+
     def test_a_body_is_optional(self, support_client, customer):
         refund = RefundFactory(customer=customer)
 

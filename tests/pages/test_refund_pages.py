@@ -16,6 +16,7 @@ from tests.pages import (
     html_of,
     is_login_redirect,
     messages_of,
+    rows_by_id,
     token_of,
 )
 
@@ -371,6 +372,17 @@ def test_cancelling_a_pending_refund_rejects_it_with_the_reason_and_audits_it(su
     assert event.actor_user == support_client.user and event.target_id == str(pending.pk)
     assert event.data["from"] == "PENDING" and event.data["to"] == "REJECTED"
     assert "Refund TXN-PENDING cancelled." in messages_of(support_client.get(response.url))
+
+
+def test_a_refund_staff_cancelled_shows_that_outcome_and_keeps_its_reason(support_client, pending):
+    issued_with = pending.reason
+    cancel(support_client, pending, reason="Duplicate order")
+
+    pending.refresh_from_db()
+    assert pending.reason == issued_with and pending.cancelled_by_staff
+    row = rows_by_id(support_client.get("/customers/usr-001/"))[f"refund-{pending.pk}"]
+    assert row[2].startswith("Cancelled by staff") and "Rejected" not in row[2]
+    assert row[4] == (issued_with or "—")
 
 
 def test_cancelling_twice_with_the_same_token_audits_once(support_client, pending):
