@@ -301,9 +301,21 @@ def test_debt_user_is_refused_a_plan_and_recovers_after_paying(
     )
     screenshot(page, "debt-profile")
 
-    page.get_by_role("link", name="New plan").click()
-    expect(page).to_have_url(f"{live_server.url}/customers/usr-e2e-201/plans/new/")
+    # Said before the form: New plan is no link for a customer in debt, and says why.
+    expect(page.get_by_role("link", name="New plan")).to_have_count(0)
+    expect(page.locator("[aria-disabled='true']", has_text="New plan")).to_be_visible()
+    expect(page.locator("#new-plan-refused")).to_have_text("No new plan: the customer is in debt.")
+    # The form itself (a bookmark, an old tab) says so too, its fields and button disabled.
+    page.goto(f"{live_server.url}/customers/usr-e2e-201/plans/new/")
+    expect(page.get_by_role("alert")).to_contain_text(DEBT_MESSAGE)
+    expect(page.get_by_label("Total amount")).to_be_disabled()
+    expect(page.get_by_role("button", name="Create plan")).to_be_disabled()
     screenshot(page, "new-plan-page")
+    # And the server still refuses a form sent anyway.
+    page.evaluate(
+        "document.querySelectorAll('[disabled], [aria-disabled]')"
+        ".forEach((el) => { el.removeAttribute('disabled'); el.removeAttribute('aria-disabled'); })"
+    )
     page.get_by_label("Total amount").fill("300")
     page.get_by_label("Installments").select_option("4")
     expect(page.locator("#preview tbody tr")).to_have_count(4)
@@ -333,6 +345,7 @@ def test_debt_user_is_refused_a_plan_and_recovers_after_paying(
         screenshot(page, f"after-payment-{number}")
 
     expect(page.locator("#debt-title + .facts")).to_contain_text("0.00 UZS")
+    expect(page.get_by_role("link", name="New plan")).to_be_visible()
     customer.refresh_from_db()
     assert customer.status == Customer.Status.NORMAL
     assert page_problems == []
@@ -397,18 +410,28 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     phone_slot = page.locator("#pii-phone_number")
     expect(phone_slot).to_have_text("+998****0199")
     page.locator("form[action$='/reveal/phone_number/']").get_by_role("button", name="Reveal").click()
-    expect(phone_slot.locator("code.revealed")).to_have_text(phone)
+    printed = _raw_phone_forms(phone)[3]  # as it is written: "+998 93 555 01 99"
+    expect(phone_slot.locator("code.revealed")).to_have_text(printed)
     expect(phone_slot).to_contain_text("revealed to you; audited")
     assert _same_document(page), "Reveal reloaded the page instead of swapping the value in place"
     expect(page).to_have_url(f"{live_server.url}/customers/usr-e2e-301/")
     html = page.content()
-    assert html.count(phone) == 1, f"the raw phone appears {html.count(phone)} times in the page"
+    assert html.count(printed) == 1, f"the raw phone appears {html.count(printed)} times in the page"
     body_text = page.locator("body").inner_text()
-    assert body_text.count(phone) == 1
-    assert phone_slot.inner_text().count(phone) == 1
+    assert body_text.count(printed) == 1
+    assert phone_slot.inner_text().count(printed) == 1
     for form in _raw_phone_forms(phone):  # no other spelling of the number anywhere else either
-        assert html.count(form) == (1 if form in phone else 0), f"{form!r} appears elsewhere in the page"
+        assert html.count(form) == (1 if form in printed else 0), f"{form!r} appears elsewhere in the page"
+    # The timeline shows the reveal without a reload.
+    expect(page.locator("#timeline")).to_contain_text("customer.pii_revealed")
     screenshot(page, "phone-revealed")
+
+    # Hide puts the masked value and its Reveal button back, in place.
+    page.get_by_role("button", name="Hide").click()
+    expect(phone_slot).to_have_text("+998****0199")
+    assert printed not in page.content() and _same_document(page)
+    expect(page.locator("form[action$='/reveal/phone_number/']").get_by_role("button", name="Reveal")).to_be_visible()
+    screenshot(page, "phone-hidden")
 
     # The audit log, filtered by the customer.
     page.get_by_role("link", name="Audit log").click()

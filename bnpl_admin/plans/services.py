@@ -90,7 +90,7 @@ def create_plan(
             "total_amount": str(total),
             "installment_count": installment_count,
             "start_date": start.isoformat(),
-            "merchant": merchant.code if merchant else None,
+            **({"merchant": merchant.code} if merchant else {}),
         },
     )
     return plan
