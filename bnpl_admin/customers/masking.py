@@ -50,6 +50,17 @@ def mask_card_number(value) -> str:
     return f"{cleaned[:4]} **** **** {cleaned[-4:]}"
 
 
+def as_printed(field: str, value: str) -> str:
+    """A revealed value grouped as people read it: a card number in fours (`8600 0018 5830 3568`),
+    an Uzbek phone number as `+998 90 123 45 67`; anything else as stored."""
+    cleaned = _clean(value)
+    if field == "card_number" and _CARD.match(cleaned):
+        return " ".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
+    if field == "phone_number" and re.fullmatch(r"\+998\d{9}", cleaned):
+        return f"{cleaned[:4]} {cleaned[4:6]} {cleaned[6:9]} {cleaned[9:11]} {cleaned[11:]}"
+    return value
+
+
 def mask_passport(value) -> str:
     """`AA1234567` -> `AA*******`: the series letters kept, every digit hidden."""
     cleaned = _clean(value)

@@ -14,6 +14,7 @@ from bnpl_admin.customers import selectors, services
 from bnpl_admin.customers.errors import CustomerNotFound, InvalidOverride, UnknownPiiField
 from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.forms import StatusOverrideForm
+from bnpl_admin.customers.masking import as_printed
 from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.plans.selectors import payments_of, plan_balance, plans_of
@@ -132,10 +133,20 @@ def reveal_pii(request, customer_id, field):
         value = services.reveal_pii(customer_id=customer_id, field=field, actor=Actor.from_request(request))
     except (CustomerNotFound, UnknownPiiField):
         raise Http404("No such customer or field") from None
+    context = {
+        "customer_id": customer_id,
+        "field": field,
+        "value": as_printed(field, value),
+        "label": field.replace("_", " ").capitalize(),
+    }
+    if request.htmx:
+        # In place on the profile: a Hide button puts the masked value back, and the timeline,
+        # swapped out of band, shows this reveal at once.
+        customer = customer_or_404(customer_id)
+        masked = getattr(customer, PII_FIELDS[field][1])
+        context.update(customer=customer, name=field, masked=masked, timeline=selectors.timeline(customer))
     response = render(
-        request,
-        "customers/detail.html#revealed" if request.htmx else "customers/revealed.html",
-        {"customer_id": customer_id, "field": field, "value": value, "label": field.replace("_", " ").capitalize()},
+        request, "customers/detail.html#revealed_in_place" if request.htmx else "customers/revealed.html", context
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -27,3 +27,15 @@ document.addEventListener("submit", function (event) {
     document.addEventListener("visibilitychange", refresh);
   });
 })();
+
+// A revealed value's "Hide" puts back what the profile showed before (the masked value and its
+// Reveal form, kept in a <template> beside it): nothing in clear stays on the page.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-hide-pii]");
+  if (!button) return;
+  var cell = button.closest("dd");
+  var masked = cell && cell.querySelector("template");
+  if (!masked) return;
+  cell.innerHTML = masked.innerHTML;
+  if (window.htmx) htmx.process(cell);
+});

@@ -1,6 +1,7 @@
 """Risk review, status override and the audited PII reveal, through HTTP."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.django_db
 
 STATUS_URL = "/customers/usr-001/status/"
 PII = {"phone_number": RAW_PHONE, "passport_number": RAW_PASSPORT, "card_number": RAW_CARD}
+# A revealed value as printed on the card or written by hand.
+PRINTED = {"phone_number": "+998 90 123 45 67", "passport_number": "AA1234567", "card_number": "4111 1111 1111 1111"}
 
 
 def reveal_url(field, customer_id="usr-001") -> str:
@@ -260,13 +263,28 @@ def test_the_pii_reveal_is_post_only(risk_client, aziz):
     assert not AuditEvent.objects.filter(action="customer.pii_revealed").exists()
 
 
-@pytest.mark.parametrize(("field", "raw"), list(PII.items()))
-def test_an_htmx_reveal_returns_the_raw_value_as_a_fragment_never_cached(risk_client, aziz, field, raw):
+@pytest.mark.parametrize(("field", "printed"), list(PRINTED.items()))
+def test_an_htmx_reveal_returns_the_value_as_printed_as_a_fragment_never_cached(risk_client, aziz, field, printed):
     response = risk_client.post(reveal_url(field), headers=HTMX)
 
     html = assert_fragment(response, '<span id="pii-')
-    assert f'<code class="revealed">{raw}</code>' in html
+    assert f'<code class="revealed">{printed}</code>' in html
     assert "no-store" in response["Cache-Control"]
+
+
+def test_an_htmx_reveal_can_be_hidden_and_shows_on_the_timeline_at_once(risk_client, aziz):
+    html = html_of(risk_client.post(reveal_url("card_number"), headers=HTMX))
+
+    assert re.search(
+        r'<button type="button" class="small" data-hide-pii aria-controls="pii-card_number">Hide</button>', html
+    )
+    # What Hide puts back: the masked value and the Reveal form, as the profile had them.
+    hidden = re.search(r"<template>(.*?)</template>", html, re.S).group(1)
+    assert "<code>4111 **** **** 1111</code>" in hidden and "4111 1111 1111 1111" not in hidden
+    assert 'hx-post="/customers/usr-001/reveal/card_number/"' in hidden and "csrfmiddlewaretoken" in hidden
+    timeline = re.search(r'<div id="timeline" hx-swap-oob="true">(.*?)</div>', html, re.S).group(1)
+    assert "customer.pii_revealed" in timeline and "card_number" in timeline
+    assert "4111 1111 1111 1111" not in timeline and RAW_CARD not in timeline
 
 
 def test_a_reveal_without_htmx_renders_a_page_with_the_value(risk_client, aziz):
@@ -274,7 +292,7 @@ def test_a_reveal_without_htmx_renders_a_page_with_the_value(risk_client, aziz):
     html = html_of(response)
 
     assert response.status_code == 200
-    assert "<html" in html and RAW_CARD in html
+    assert "<html" in html and PRINTED["card_number"] in html and "data-hide-pii" not in html
     assert 'href="/customers/usr-001/"' in html
     assert "no-store" in response["Cache-Control"]
 
