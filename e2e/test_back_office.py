@@ -423,7 +423,7 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     for form in _raw_phone_forms(phone):  # no other spelling of the number anywhere else either
         assert html.count(form) == (1 if form in printed else 0), f"{form!r} appears elsewhere in the page"
     # The timeline shows the reveal without a reload.
-    expect(page.locator("#timeline")).to_contain_text("customer.pii_revealed")
+    expect(page.locator("#timeline")).to_contain_text("Phone number revealed")
     screenshot(page, "phone-revealed")
 
     # Hide puts the masked value and its Reveal button back, in place.
@@ -442,13 +442,14 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     expect(page).to_have_url(re.compile(r"/audit/\?(.*&)?customer=usr-e2e-301"))
     audit_rows = page.locator("#table tbody tr")
     expect(audit_rows.filter(has_text="usr-e2e-302")).to_have_count(0)
-    status_row = audit_rows.filter(has_text="customer.status_changed").filter(has_text=reason)
+    # Words, not codes: each event is a sentence.
+    status_row = audit_rows.filter(has_text="Status changed").filter(has_text=reason)
     expect(status_row).to_have_count(1)
     expect(status_row).to_contain_text("risk")
-    expect(status_row).to_contain_text("to: NORMAL")
-    revealed_row = audit_rows.filter(has_text="customer.pii_revealed")
+    expect(status_row).to_contain_text("Status changed from Debt user to Normal")
+    revealed_row = audit_rows.filter(has_text="Personal data revealed")
     expect(revealed_row).to_have_count(1)
-    expect(revealed_row).to_contain_text("field: phone_number")
+    expect(revealed_row).to_contain_text("Phone number revealed")
     expect(revealed_row).to_contain_text("risk")
     assert _same_document(page)
     for form in _raw_phone_forms(phone):

@@ -3,8 +3,10 @@ import json
 import django_tables2 as tables
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
+from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
+from bnpl_admin.audit.sentences import action_words, describe, short_id
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
 
 
@@ -23,11 +25,22 @@ class AuditEventTable(Table):
         fields = ("at", "actor_label", "action", "target", "customer_ref", "data")
         order_by = ("-at",)
 
-    def render_target(self, record):
-        return f"{record.target_type}:{record.target_id}"
+    def render_action(self, value):
+        return format_html('<span title="{}">{}</span>', value, action_words(value))
 
-    def render_data(self, value):
-        return " · ".join(f"{key}: {_shown(item)}" for key, item in value.items())
+    def render_target(self, record):
+        return format_html(
+            '{} <code title="{}">{}</code>', record.target_type, record.target_id, short_id(record.target_id)
+        )
+
+    def render_data(self, value, record):
+        return describe(record.action, value)
+
+    def value_action(self, value):
+        return value
+
+    def value_target(self, record):
+        return f"{record.target_type}:{record.target_id}"
 
     def value_at(self, value):
         return timezone.localtime(value).isoformat()
@@ -35,11 +48,3 @@ class AuditEventTable(Table):
     def value_data(self, value):
         """JSON in exports, which a script reads back (a Python dict's text would not parse)."""
         return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
-
-
-def _shown(item) -> str:
-    """A detail's value on the page: a nested mapping (an export's filters) as `name=value, ...`, by
-    name (PostgreSQL's jsonb keeps its own key order)."""
-    if isinstance(item, dict):
-        return ", ".join(f"{key}={value}" for key, value in sorted(item.items())) or "none"
-    return str(item)

@@ -1,6 +1,7 @@
 """The audit log page: who may read it, its filters, the HTMX fragment and the CSV export."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -49,7 +50,9 @@ def events(db):
 
 
 def actions(response) -> list[str]:
-    return [cells[2] for cells in table_rows(response) if len(cells) > 2]
+    """The actions of the rows, by the code each one's words carry in their title."""
+    html = response if isinstance(response, str) else html_of(response)
+    return re.findall(r'<td\s*><span title="([a-z_.]+)">', html.split("<tbody", 1)[-1])
 
 
 # --- permissions -------------------------------------------------------------------------------
@@ -142,8 +145,39 @@ def test_the_log_shows_the_event_details_and_links_the_customer(risk_client, eve
     response = risk_client.get("/audit/", {"action": "refund.issued"})
     html = html_of(response)
 
-    assert table_rows(response)[0][1:] == ["bob", "refund.issued", "customer:usr-002", "usr-002", "amount: 75.00"]
+    assert table_rows(response)[0][1:] == ["bob", "Refund issued", "customer usr-002", "usr-002", "amount: 75.00"]
     assert '<a href="/customers/usr-002/">usr-002</a>' in html
+
+
+def test_events_read_as_sentences_with_amounts_in_their_currency(risk_client, db):
+    _event(
+        days_ago=0,
+        actor="alice",
+        action="customer.status_changed",
+        customer="usr-009",
+        data={"from": "NORMAL", "to": "DEBT_USER", "reason": "Overdue installment"},
+    )
+    _event(
+        days_ago=0,
+        actor="alice",
+        action="plan.created",
+        customer="usr-009",
+        data={"total_amount": "6993667.00", "installment_count": 3, "start_date": "2026-09-10"},
+    )
+    plan_id = "3a3c8a71-ff57-4e2b-8991-ab9bebc2026f"
+    _event(days_ago=0, actor="bob", action="refund.issued", customer="usr-009", data={
+        "transaction_id": "txn-9", "amount": "150000.00", "plan_id": plan_id, "merchant": None,
+    })  # fmt: skip
+
+    response = risk_client.get("/audit/", {"customer": "usr-009"})
+    details = {cells[2]: cells[5] for cells in table_rows(response)}
+
+    assert details == {
+        "Status changed": "Status changed from Normal to Debt user: Overdue installment",
+        "Plan created": "Plan of 6,993,667.00 UZS in 3 installments created, from 2026-09-10",
+        "Refund issued": "Refund txn-9 of 150,000.00 UZS issued",
+    }
+    assert "plan_id" not in html_of(response) and "None" not in html_of(response)
 
 
 def test_an_htmx_filter_request_returns_only_the_table(risk_client, events):

@@ -59,6 +59,7 @@ from bnpl_admin.audit.selectors import actions_in_use
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection.models import Case, CaseNote, PromiseToPay
 from bnpl_admin.customers.encryption import decrypt
+from bnpl_admin.customers.masking import as_printed
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import MAX_AMOUNT
 from bnpl_admin.plans.ledger import pay_installments, reverse_payment
@@ -731,7 +732,7 @@ def test_reveal_pii(world, role, staff, customer_id, pii_field, htmx):
             assert response.status_code == 200, response.status_code
         if response.status_code == 200:
             customer = Customer.objects.get(customer_id=customer_id)
-            value = decrypt(getattr(customer, REVEALABLE[pii_field]))
+            value = as_printed(pii_field, decrypt(getattr(customer, REVEALABLE[pii_field])))
             assert value in response.content.decode()
             assert after["audit_events"] == before["audit_events"] + 1, "a reveal that was not audited"
             check_response(response, world, shown={value, value.lstrip("+")})

@@ -76,7 +76,7 @@ def test_audit_log_pages_list_events_of_one_instant_once_each_newest_first(risk_
     newest_first = list(AuditEvent.objects.order_by("-id").values_list("target_id", flat=True))
 
     def targets(response):
-        return [cells[3].removeprefix("customer:") for cells in table_rows(response)]
+        return [cells[3].removeprefix("customer ") for cells in table_rows(response)]
 
     assert _walk(risk_client, "/audit/", {}, pages=3, column=targets) == newest_first
     assert _walk(risk_client, "/audit/", {"action": "customer.status_changed"}, pages=3, column=targets) == newest_first
