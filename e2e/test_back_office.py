@@ -245,7 +245,7 @@ def test_support_agent_day(page, live_server, demo_staff, screenshot, page_probl
     expect(refund_rows.first).to_contain_text("txn-e2e-0001")
     expect(refund_rows.first).to_contain_text("120.50 UZS")
     expect(refund_rows.first).to_contain_text("Pending")
-    expect(page.get_by_role("status")).to_contain_text("Refund of 120.50 for txn-e2e-0001 issued.")
+    expect(page.get_by_role("status")).to_contain_text("Refund of 120.50 UZS for txn-e2e-0001 issued.")
     screenshot(page, "profile-after-refund")
     assert len(confirm_posts) == 1, f"the double click sent {len(confirm_posts)} confirm requests"
 
@@ -340,7 +340,7 @@ def test_debt_user_is_refused_a_plan_and_recovers_after_paying(
         expect(page).to_have_url(re.compile(r"/customers/usr-e2e-201/#plan-"))
         expect(row).to_contain_text("Paid")
         last = number == len(overdue)
-        expect(page.get_by_role("status")).to_contain_text(f"customer is {'NORMAL' if last else 'DEBT_USER'}")
+        expect(page.get_by_role("status")).to_contain_text(f"customer is {'Normal' if last else 'Debt user'}")
         expect(heading.locator(".badge")).to_have_text("Normal" if last else "Debt user")
         screenshot(page, f"after-payment-{number}")
 
@@ -399,7 +399,7 @@ def test_risk_officer_reviews_overrides_reveals_and_audits(page, live_server, de
     screenshot(page, "status-override-filled")
     override.get_by_role("button", name="Change status").click()
     expect(page).to_have_url(f"{live_server.url}/customers/usr-e2e-301/")
-    expect(page.get_by_role("status")).to_contain_text(f"usr-e2e-301 is NORMAL and on hold until {hold_until:%Y-%m-%d}")
+    expect(page.get_by_role("status")).to_contain_text(f"usr-e2e-301 is Normal and on hold until {hold_until:%Y-%m-%d}")
     expect(heading.locator(".badge")).to_have_text("Normal")
     screenshot(page, "status-overridden")
 

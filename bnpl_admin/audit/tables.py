@@ -14,7 +14,9 @@ class AuditEventTable(Table):
     at = FormattedDateColumn(verbose_name="When", format="Y-m-d H:i:s")
     actor_label = tables.Column(verbose_name="Actor")
     action = tables.Column(verbose_name="Action")
-    target = tables.Column(verbose_name="Target", accessor="target_id", orderable=False, attrs={"td": {"class": "target"}})
+    target = tables.Column(
+        verbose_name="Target", accessor="target_id", orderable=False, attrs={"td": {"class": "target"}}
+    )
     customer_ref = tables.Column(
         verbose_name="Customer", linkify=("customers:detail", [tables.A("customer_ref")]), orderable=False
     )

@@ -15,6 +15,7 @@ from bnpl_admin.customers.errors import CustomerNotFound, InvalidOverride, Unkno
 from bnpl_admin.customers.filters import CustomerFilter, DebtUserFilter
 from bnpl_admin.customers.forms import StatusOverrideForm
 from bnpl_admin.customers.masking import as_printed
+from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import PII_FIELDS
 from bnpl_admin.customers.tables import CustomerTable, DebtUserTable
 from bnpl_admin.plans.selectors import payments_of, plan_balance, plans_of
@@ -171,12 +172,13 @@ def override_status(request, customer_id):
             if updated.hold_until:
                 messages.success(
                     request,
-                    f"{customer_id} is NORMAL and on hold until {updated.hold_until:%Y-%m-%d}: the overdue checker "
-                    "leaves them NORMAL until then; if an installment is still overdue after that day, the next "
-                    "check makes them DEBT_USER again. A payment that clears the debt ends the hold.",
+                    f"{customer_id} is Normal and on hold until {updated.hold_until:%Y-%m-%d}: the overdue checker "
+                    "leaves them Normal until then; if an installment is still overdue after that day, the next "
+                    "check makes them a Debt user again. A payment that clears the debt ends the hold.",
                 )
             else:
-                messages.success(request, f"Status of {customer_id} set to {form.cleaned_data['status']}.")
+                label = Customer.Status(form.cleaned_data["status"]).label
+                messages.success(request, f"Status of {customer_id} set to {label}.")
             return redirect("customers:detail", customer_id=customer_id)
     has_overdue = customer.installments.filter(status="OVERDUE").exists()
     return render(

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bnpl_admin.audit.services import Actor
+from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans import ledger, selectors, services
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan, PaymentNotFound, PlanError
 from bnpl_admin.plans.forms import PaymentForm, PlanForm, ReasonForm, RecordPaymentForm
@@ -17,6 +18,11 @@ from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
 from bnpl_admin.staff.templatetags.bnpl import money
 from bnpl_admin.staff.views import customer_or_404
+
+
+def _status_words(status: str) -> str:
+    """A customer status as the pages show it: "DEBT_USER" -> "Debt user"."""
+    return Customer.Status(status).label
 
 
 def _schedule_preview(form: PlanForm):
@@ -99,8 +105,8 @@ def pay_installment(request, installment_id):
                 installment.plan.refresh_from_db(fields=["status"])
                 messages.success(
                     request,
-                    f"Payment of installment #{installment.number} recorded. Plan is {installment.plan.status}; "
-                    f"customer is {customer.status}.",
+                    f"Payment of installment #{installment.number} recorded. Plan is "
+                    f"{installment.plan.get_status_display().lower()}; customer is {customer.get_status_display()}.",
                 )
             return redirect(submitted.result_url)
     return render(request, "plans/pay.html", {"installment": installment, "customer": customer, "form": form})
@@ -170,7 +176,8 @@ def record_payment(request, customer_id):
                 messages.success(
                     request,
                     f"Payment of {money(posted.payment.amount)} recorded: "
-                    f"{_installments_paid(posted.paid_installments)}; customer is {posted.customer_status}.",
+                    f"{_installments_paid(posted.paid_installments)}; "
+                    f"customer is {_status_words(posted.customer_status)}.",
                 )
             return redirect(submitted.result_url)
     return render(
@@ -217,7 +224,7 @@ def reverse_payment(request, payment_id):
                 messages.success(
                     request,
                     f"Payment {payment.reference} of {money(payment.amount)} reversed; "
-                    f"customer is {outcome['status']}.",
+                    f"customer is {_status_words(outcome['status'])}.",
                 )
             return redirect(submitted.result_url)
     return render(request, "plans/reverse.html", {"payment": payment, "customer": customer, "form": form})

@@ -11,6 +11,7 @@ from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.roles import requires
 from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.templatetags.bnpl import money
 from bnpl_admin.staff.views import customer_or_404
 
 
@@ -53,7 +54,7 @@ def issue_refund(request, customer_id):
                         request, f"A refund for transaction {data['transaction_id']} was already issued; showing it."
                     )
                 else:
-                    messages.success(request, f"Refund of {data['amount']} for {data['transaction_id']} issued.")
+                    messages.success(request, f"Refund of {money(data['amount'])} for {data['transaction_id']} issued.")
                 return redirect(submitted.result_url)
     return render(request, "refunds/issue.html", {"customer": customer, "form": form})
 

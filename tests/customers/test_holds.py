@@ -155,5 +155,5 @@ def test_the_override_page_asks_for_a_hold_date_and_says_what_happens(overdue_cu
     done = client.post(url, {"status": "NORMAL", "reason": "Called", "hold_until": until.isoformat()}, follow=True)
     page = done.content.decode()
     assert f"on hold until {until:%Y-%m-%d}" in page
-    assert "makes them DEBT_USER again" in page
+    assert "makes them a Debt user again" in page
     assert Customer.objects.get(pk=overdue_customer.pk).hold_until == until

@@ -194,7 +194,7 @@ def test_paying_150_on_the_payment_page_pays_the_overdue_one_first_and_the_custo
     assert payment.created_by == support_client.user
 
     profile = support_client.get(response.url)
-    assert messages_of(profile) == ["Payment of 150.00 UZS recorded: 1 installment paid; customer is NORMAL."]
+    assert messages_of(profile) == ["Payment of 150.00 UZS recorded: 1 installment paid; customer is Normal."]
     short = str(first_overdue.pk)[:8]
     _, amount, method, reference, status, allocations, action = rows_by_id(profile)[f"payment-{payment.pk}"]
     assert (amount, method, reference, status) == ("150.00 UZS", "Bank transfer", "bank-77", "Posted")
@@ -233,7 +233,7 @@ def test_reversing_that_payment_as_risk_makes_the_customer_a_debt_user_again(
     assert (second.status, second.amount_remaining) == ("UPCOMING", D("100.00"))
     assert Customer.objects.get(customer_id="usr-001").status == Customer.Status.DEBT_USER
     profile = risk_client.get(response.url)
-    assert messages_of(profile) == ["Payment rcpt-0001 of 150.00 UZS reversed; customer is DEBT_USER."]
+    assert messages_of(profile) == ["Payment rcpt-0001 of 150.00 UZS reversed; customer is Debt user."]
     assert rows_by_id(profile)[f"payment-{payment.pk}"][4] == "Reversed Bank returned the transfer"
     assert f'href="{reverse_url(payment)}"' not in html_of(profile)
     assert_ledger_consistent()
@@ -463,7 +463,7 @@ def test_paying_everything_completes_the_plan_and_counts_the_installments(suppor
 
     assert Plan.objects.get(pk=first_overdue.pk).status == Plan.Status.COMPLETED
     assert messages_of(support_client.get(response.url)) == [
-        "Payment of 300.00 UZS recorded: 3 installments paid; customer is NORMAL."
+        "Payment of 300.00 UZS recorded: 3 installments paid; customer is Normal."
     ]
 
 

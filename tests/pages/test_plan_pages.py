@@ -383,7 +383,7 @@ def test_posting_the_payment_pays_the_installment_and_audits_it(support_client, 
     event = AuditEvent.objects.get(action="payment.recorded")
     assert event.data["allocations"][0]["installment_id"] == installment.pk
     assert event.actor_user == support_client.user
-    assert "Payment of installment #1 recorded. Plan is ACTIVE; customer is NORMAL." in messages_of(
+    assert "Payment of installment #1 recorded. Plan is active; customer is Normal." in messages_of(
         support_client.get(response.url)
     )
 
@@ -396,7 +396,7 @@ def test_paying_the_last_installment_completes_the_plan(support_client, plan):
     assert plan.status == Plan.Status.COMPLETED
     assert not plan.installments.exclude(status=Installment.Status.PAID).exists()
     profile = support_client.get(response.url)
-    assert "Payment of installment #3 recorded. Plan is COMPLETED; customer is NORMAL." in messages_of(profile)
+    assert "Payment of installment #3 recorded. Plan is completed; customer is Normal." in messages_of(profile)
     assert "Record payment" not in html_of(profile)
 
 
@@ -410,7 +410,7 @@ def test_paying_every_overdue_installment_returns_a_debt_user_to_normal(support_
     assert Customer.objects.get(customer_id="usr-001").status == Customer.Status.NORMAL
     assert AuditEvent.objects.filter(action="customer.status_changed", data__to="NORMAL").count() == 1
     profile = support_client.get(response.url)
-    assert "Payment of installment #2 recorded. Plan is ACTIVE; customer is NORMAL." in messages_of(profile)
+    assert "Payment of installment #2 recorded. Plan is active; customer is Normal." in messages_of(profile)
     assert '<span class="badge badge-normal">Normal</span>' in html_of(profile).split("</h1>", 1)[0]
 
 

@@ -175,7 +175,7 @@ def test_confirming_creates_one_pending_refund_and_redirects_to_it(support_clien
     event = AuditEvent.objects.get(action="refund.issued")
     assert event.target_id == str(refund.pk) and event.actor_user == support_client.user
     profile = support_client.get(response.url)
-    assert "Refund of 120.00 for TXN-1001 issued." in messages_of(profile)
+    assert "Refund of 120.00 UZS for TXN-1001 issued." in messages_of(profile)
     assert f'id="refund-{refund.pk}"' in html_of(profile)
 
 

@@ -232,7 +232,7 @@ def test_a_status_override_with_a_reason_changes_the_status_and_audits_the_reaso
     assert event.data["from"] == "NORMAL" and event.data["to"] == "DEBT_USER"
     assert "Fraud suspicion, case 77" in event.data["reason"]
     profile = html_of(risk_client.get(response.url))
-    assert "Status of usr-001 set to DEBT_USER." in profile
+    assert "Status of usr-001 set to Debt user." in profile
     assert "Fraud suspicion, case 77" in profile.split('id="timeline-title"', 1)[1]
 
 
