@@ -19,3 +19,10 @@ def stored_form(text: str) -> str:
     if storable(text):
         return text
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def short_id(value) -> str:
+    """A UUID's first eight characters (pages give the whole one in a title, to hover or copy);
+    any other id as it is."""
+    text = str(value)
+    return text[:8] if len(text) == 36 and text.count("-") == 4 else text

@@ -70,13 +70,6 @@ def _exported(d: dict) -> str:
     return f"{_count(d['rows'], 'row')} exported" + (f", filtered by {query}" if query else "")
 
 
-def short_id(value) -> str:
-    """A UUID's first eight characters (the whole one goes in a title, to hover or copy); any
-    other id as it is."""
-    text = str(value)
-    return text[:8] if len(text) == 36 and text.count("-") == 4 else text
-
-
 def _overdue_checked(d: dict) -> str:
     parts = [
         _count(d.get("installments_marked_overdue", 0), "installment") + " overdue",

@@ -6,8 +6,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.audit.sentences import action_words, describe, short_id
+from bnpl_admin.audit.sentences import action_words, describe
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
+from bnpl_admin.text import short_id
 
 
 class AuditEventTable(Table):

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from bnpl_admin.audit.models import AuditEvent
-from bnpl_admin.audit.sentences import SENTENCES, action_words, describe, short_id
+from bnpl_admin.audit.sentences import SENTENCES, action_words, describe
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection import services as collection
 from bnpl_admin.collection.models import Case
@@ -18,6 +18,7 @@ from bnpl_admin.plans import ledger
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds import services as refunds
 from bnpl_admin.refunds.models import Refund
+from bnpl_admin.text import short_id
 from tests.factories import CustomerFactory, MerchantFactory, PlanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,8 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from bnpl_admin.text import short_id
+
 register = template.Library()
 
 
@@ -41,6 +43,12 @@ def status_badge(status, label=None) -> str:
     return format_html(
         '<span class="badge badge-{}">{}</span>', str(status).lower(), label or str(status).replace("_", " ").title()
     )
+
+
+@register.simple_tag
+def id_code(value) -> str:
+    """`<code title="3a3c8a71-ff57-...">3a3c8a71</code>`: an id short on the page, whole on hover."""
+    return format_html('<code title="{}">{}</code>', value, short_id(value))
 
 
 @register.simple_tag
