@@ -12,6 +12,7 @@ from bnpl_admin.staff.views import HtmxTableMixin, TableMixin
 class AuditLog(PermissionRequiredMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "audit.view_auditevent"
     table_class = AuditEventTable
+    rows_named = ("event", "events")
     filterset_class = AuditEventFilter
     table_pagination = {"per_page": 50, "paginator_class": LazyPaginator}
     template_name = "audit/list.html"

@@ -35,7 +35,6 @@ class CaseQueueTable(Table):
     class Meta(Table.Meta):
         attrs = {**Table.Meta.attrs, "id": "case-queue"}
         row_attrs = {"id": lambda record: f"case-{record.pk}"}
-        empty_text = "No open cases here."
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

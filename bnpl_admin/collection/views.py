@@ -26,6 +26,7 @@ from bnpl_admin.staff.views import HtmxTableMixin, TableMixin
 class CaseQueue(PermissionRequiredMixin, HtmxTableMixin, TableMixin, FilterView):
     permission_required = WORK_PERMISSION
     table_class = CaseQueueTable
+    rows_named = ("open case", "open cases")
     filterset_class = CaseFilter
     table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
     template_name = "collection/queue.html"

@@ -74,6 +74,7 @@ class SearchFormMixin:
 class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.view_customer"
     table_class = CustomerTable
+    rows_named = ("customer", "customers")
     filterset_class = CustomerFilter
     # LazyPaginator: no COUNT(*) over the whole table on every page view.
     table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
@@ -87,6 +88,7 @@ class CustomerList(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, Csv
 class DebtReview(PermissionRequiredMixin, SearchFormMixin, HtmxTableMixin, CsvExportMixin, TableMixin, FilterView):
     permission_required = "customers.review_debt"
     table_class = DebtUserTable
+    rows_named = ("customer in debt", "customers in debt")
     filterset_class = DebtUserFilter
     table_pagination = {"per_page": 25, "paginator_class": LazyPaginator}
     template_name = "customers/risk.html"

@@ -3,6 +3,7 @@
 import copy
 
 from django.http import Http404
+from django.utils.html import format_html
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from bnpl_admin.customers import selectors
@@ -18,12 +19,29 @@ class HtmxTableMixin:
         return [self.template_name]
 
 
+# Query keys that page or sort a table rather than filter it.
+NOT_FILTERS = {"sort", "page", "per_page", "_export"}
+
+
 class TableMixin(SingleTableMixin):
-    """django-tables2's SingleTableMixin, sorting by the table's columns only.
+    """django-tables2's SingleTableMixin, sorting by the table's columns only, and saying what an
+    empty table means: nothing yet, or nothing matching the filters (with a link to clear them).
 
     A `?sort=` key that names no column is dropped before django-tables2 reads the query: the
     library ignores it as well, but warns first about a "." in one (its old accessor syntax).
     """
+
+    # What the rows are, for the empty table's text: ("customer", "customers").
+    rows_named = ("row", "rows")
+
+    def get_table_kwargs(self):
+        one, many = self.rows_named
+        filtered = any(value for key, value in self.request.GET.items() if key not in NOT_FILTERS)
+        if filtered:
+            empty = format_html('No {} matches these filters. <a href="{}">Clear filters</a>', one, self.request.path)
+        else:
+            empty = f"No {many} yet."
+        return {**super().get_table_kwargs(), "empty_text": empty}
 
     def get_table(self, **kwargs):
         table = self.get_table_class()(data=self.get_table_data(), **kwargs)

@@ -25,6 +25,7 @@ REPROCESSABLE = (WebhookEvent.Status.FAILED, WebhookEvent.Status.UNMATCHED)
 class EventList(PermissionRequiredMixin, HtmxTableMixin, TableMixin, FilterView):
     permission_required = "webhooks.view_webhookevent"
     table_class = WebhookEventTable
+    rows_named = ("webhook event", "webhook events")
     filterset_class = WebhookEventFilter
     table_pagination = {"per_page": 50, "paginator_class": LazyPaginator}
     template_name = "webhooks/list.html"

@@ -133,3 +133,31 @@ def test_another_sort_page_or_day_is_another_fragment(risk_client, customers):
     # The days overdue count from the day of the request, not from the day the page was cached.
     days = [int(cells[6]) for cells in table_rows(base)]
     assert [int(cells[6]) for cells in table_rows(tomorrow)] == [d + 1 for d in days]
+
+
+# --- empty tables say why ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "filters", "nothing_yet", "no_match"),
+    [
+        ("/customers/", {"q": "nobody-like-this"}, "No customers yet.", "No customer matches these filters."),
+        ("/risk/", {"q": "nobody"}, "No customers in debt yet.", "No customer in debt matches these filters."),
+        ("/collections/", {"view": "mine"}, "No open cases yet.", "No open case matches these filters."),
+        ("/audit/", {"actor": "nobody-like-this"}, None, "No event matches these filters."),
+        ("/webhooks/", {"status": "FAILED"}, "No webhook events yet.", "No webhook event matches these filters."),
+    ],
+)
+def test_an_empty_table_says_whether_nothing_exists_or_nothing_matches(
+    superuser_client, db, path, filters, nothing_yet, no_match
+):
+    if nothing_yet:  # the audit log of a fresh database already holds the sign-in's events
+        assert nothing_yet in html_of(superuser_client.get(path))
+    if path == "/customers/":
+        CustomerFactory()
+
+    html = html_of(superuser_client.get(path, filters))
+
+    assert no_match in html
+    assert f'<a href="{path}">Clear filters</a>' in html
+    assert table_rows(html) == [[f"{no_match} Clear filters"]]
