@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.refunds.models import Refund
-from bnpl_admin.webhooks.models import Merchant
+from bnpl_admin.webhooks.models import Merchant, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,14 +63,26 @@ def test_seed_demo_customers_joined_before_their_first_plan():
 
 
 def test_seed_demo_prints_a_webhook_command_naming_the_refunds_own_merchant():
-    lines = run("seed_demo", "--customers", "150")
+    lines = run("seed_demo", "--customers", "400")
 
-    command = lines[lines.index("Try the merchant webhook on a PENDING refund:") + 1].split()
+    command = lines[lines.index("Try the merchant webhook on an open refund:") + 1].split()
     assert command[:3] == [".venv/bin/python", "manage.py", "send_test_webhook"]
     merchant, transaction_id, status = command[3:]
     refund = Refund.objects.get(transaction_id=transaction_id)
-    assert (refund.merchant.code, refund.status, status) == (merchant, Refund.Status.PENDING, "approved")
+    assert (refund.merchant.code, status) == (merchant, "approved")
+    assert refund.status in (Refund.Status.PENDING, Refund.Status.PROCESSING)
+    assert not WebhookEvent.objects.filter(refund_ref=transaction_id).exists()
     assert run("seed_demo", "--if-empty")[-1].split() == command
+
+
+def test_seed_demo_has_webhook_events_of_every_status():
+    run("seed_demo", "--customers", "150")
+
+    events = WebhookEvent.objects.all()
+    assert set(events.values_list("status", flat=True)) == set(WebhookEvent.Status.values)
+    processed = events.filter(status=WebhookEvent.Status.PROCESSED, requested_status="approved").get()
+    assert processed.refund.status == Refund.Status.APPROVED and processed.refund.amount_applied is not None
+    assert events.get(status=WebhookEvent.Status.IGNORED).refund == processed.refund
 
 
 def test_seed_demo_creates_staff_accounts_in_their_roles():

@@ -33,8 +33,8 @@ from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.plans.services import check_overdue
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.roles import RISK, SUPPORT
-from bnpl_admin.webhooks.models import Merchant
-from bnpl_admin.webhooks.services import add_merchant
+from bnpl_admin.webhooks.models import Merchant, WebhookEvent
+from bnpl_admin.webhooks.services import add_merchant, process_event
 
 DEMO_ACCOUNTS = [
     # username, password, group (None: superuser)
@@ -150,6 +150,7 @@ class SeedResult:
     refunds: int = 0
     overdue_installments: int = 0
     debt_customers: int = 0
+    webhook_events: int = 0
     accounts: list = field(default_factory=list)
     merchants: list = field(default_factory=list)
 
@@ -265,6 +266,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
     with transaction.atomic():
         backfill.post_paid_installments(Installment, Payment, PaymentAllocation, reference_prefix="seed-")
     overdue = check_overdue(actor=Actor.system("seed_demo"))
+    result.webhook_events = _webhook_events(rng)
     portfolio.refresh(overdue.as_of)
     result.overdue_installments = overdue.installments_marked_overdue
     result.debt_customers = overdue.customers_marked_debt
@@ -290,6 +292,48 @@ def _date_before_first_plan(rng, customers, plans) -> None:
             datetime.timedelta(minutes=rng.randint(0, 600))
         )
     Customer.objects.bulk_update(customers, ["created_at"])
+
+
+def _webhook_events(rng) -> int:
+    """Merchants' refund reports of every outcome, as the events page shows them: processed
+    (a refund approved or moved on), ignored (a report repeated), unmatched (an unknown refund),
+    one received and not yet processed, and one failed as an unexpected error leaves it."""
+    open_refunds = list(
+        Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], merchant__isnull=False)
+        .select_related("merchant")
+        .order_by("created_at", "pk")[:3]
+    )
+    if len(open_refunds) < 3:
+        return 0
+    received = []
+
+    def report(refund_ref, merchant, status, *, process=True):
+        event = WebhookEvent.objects.create(
+            merchant=merchant,
+            webhook_id=f"msg_demo_{uuid.UUID(int=rng.getrandbits(128)).hex}",
+            payload={"refund_id": refund_ref, "status": status, "merchant_reference": ""},
+            refund_ref=refund_ref,
+            requested_status=status,
+        )
+        received.append(event)
+        if process:
+            process_event(event_id=event.pk)
+        return event
+
+    first, second, third = open_refunds
+    report(first.transaction_id, first.merchant, "approved")
+    report(first.transaction_id, first.merchant, "approved")  # a repeat: ignored
+    report(second.transaction_id, second.merchant, "rejected")
+    report("txn-unknown-to-the-back-office", third.merchant, "approved")  # unmatched
+    report(third.transaction_id, third.merchant, "approved", process=False)  # waits for the cluster
+    failed = report(third.transaction_id, third.merchant, "approved", process=False)
+    WebhookEvent.objects.filter(pk=failed.pk).update(
+        status=WebhookEvent.Status.FAILED,
+        attempts=1,
+        processed_at=timezone.now(),
+        detail="OperationalError: could not serialize access due to concurrent update",
+    )
+    return len(received)
 
 
 def _insert_installments(rows: list[tuple]) -> None:

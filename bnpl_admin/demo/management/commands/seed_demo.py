@@ -7,6 +7,7 @@ from tqdm import tqdm
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.demo import seed as demo
 from bnpl_admin.refunds.models import Refund
+from bnpl_admin.webhooks.models import WebhookEvent
 
 
 class Command(BaseCommand):
@@ -59,15 +60,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username} / {password}  ({group or 'admin'})")
 
     def _print_webhook_example(self):
-        """A ready command for the refund webhook: a PENDING refund and its own merchant (another
-        merchant's report would be UNMATCHED)."""
+        """A ready command for the refund webhook: an open refund no merchant reported on yet, and
+        its own merchant (another merchant's report would be UNMATCHED)."""
         refund = (
-            Refund.objects.filter(status=Refund.Status.PENDING, merchant__isnull=False)
+            Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], merchant__isnull=False)
+            .exclude(transaction_id__in=WebhookEvent.objects.values("refund_ref"))
             .select_related("merchant")
             .order_by("created_at", "pk")
             .first()
         )
         if refund:
-            self.stdout.write("Try the merchant webhook on a PENDING refund:")
+            self.stdout.write("Try the merchant webhook on an open refund:")
             command = f"send_test_webhook {refund.merchant.code} {refund.transaction_id} approved"
             self.stdout.write(f"  .venv/bin/python manage.py {command}")
