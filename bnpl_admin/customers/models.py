@@ -60,6 +60,8 @@ class Customer(models.Model):
             # index on customer_id alone would read a table row per skipped position).
             models.Index(fields=["customer_id", "id"], name="customer_id_pk"),
             models.Index(fields=["status", "overdue_since", "customer_id"], name="customer_status_overdue_since"),
+            # The customers list sorted by days past due, whatever the status.
+            models.Index(fields=["overdue_since", "customer_id"], name="customer_overdue_since"),
             # And, on PostgreSQL, the search's: migration 0006_search_indexes.
         ]
         permissions = [

@@ -1,7 +1,9 @@
+from decimal import Decimal
+
 import django_tables2 as tables
 from django.utils import timezone
 
-from bnpl_admin.collection.portfolio import bucket_label
+from bnpl_admin.collection.portfolio import bucket_label, days_past_due
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.staff.tables import FormattedDateColumn, Table
 from bnpl_admin.staff.templatetags.bnpl import money, status_badge
@@ -18,18 +20,60 @@ class CustomerTable(Table):
     passport_masked = tables.Column(verbose_name="Passport", orderable=False)
     card_masked = tables.Column(verbose_name="Card", orderable=False)
     status = tables.Column(verbose_name="Status")
+    # Who owes what, per row (selectors.customer_list); sorting a million customers by a sum
+    # would read every installment, so these two are not sortable. Days past due sorts through
+    # the index on overdue_since.
+    outstanding = tables.Column(
+        verbose_name="Outstanding",
+        orderable=False,
+        empty_values=(),
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
+    )
+    overdue_amount = tables.Column(
+        verbose_name="Overdue", orderable=False, attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
+    dpd = tables.Column(
+        verbose_name="Days overdue",
+        accessor="overdue_since",
+        order_by=("-overdue_since",),
+        empty_values=(),
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
+    )
     created_at = FormattedDateColumn(verbose_name="Created", format="Y-m-d")
 
     class Meta(Table.Meta):
         model = Customer
         fields = ("customer_id", "full_name", "phone_masked", "passport_masked", "card_masked", "status", "created_at")
+        sequence = (*fields[:-1], "outstanding", "overdue_amount", "dpd", "created_at")
         order_by = ("customer_id",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = timezone.localdate()  # one day for every row
 
     def render_status(self, record, value):
         return status_badge(record.status, value)
 
     def value_status(self, value):
         return value
+
+    def render_outstanding(self, value):
+        return money(value or 0)
+
+    def render_overdue_amount(self, value):
+        return money(value) if value else "—"
+
+    def value_outstanding(self, value):
+        return value or Decimal("0.00")
+
+    def value_overdue_amount(self, value):
+        return value or Decimal("0.00")
+
+    def render_dpd(self, value):
+        return days_past_due(value, self.today) or "—"
+
+    def value_dpd(self, value):
+        return days_past_due(value, self.today) or 0
 
 
 class DebtUserTable(Table):

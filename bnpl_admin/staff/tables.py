@@ -74,6 +74,25 @@ class Table(tables.Table):
             data = TotallyOrderedRows(data)
         super().__init__(data, *args, **kwargs)
 
+    # What the rows are, for the result count: set by the page's view (staff.views.TableMixin).
+    rows_named = ("row", "rows")
+
+    def result_count(self) -> str:
+        """ "Customers 26 to 50 of more" before the last page, "3 customers" or "Customers 26 to 31 of 31"
+        on it: exact without a COUNT(*), from the page's rows and whether a next page exists."""
+        page = getattr(self, "page", None)
+        shown = len(page.object_list) if page else 0
+        if not shown:
+            return ""
+        one, many = self.rows_named
+        first = (page.number - 1) * self.paginator.per_page + 1
+        last = first + shown - 1
+        if page.has_next():
+            return f"{many.capitalize()} {first} to {last} of more"
+        if page.number == 1:
+            return f"{last} {one if last == 1 else many}"
+        return f"{many.capitalize()} {first} to {last} of {last}"
+
     def fingerprint(self) -> str:
         """What this page of the table shows, as the key of its `{% cache %}` fragment: the table,
         its columns, sort and page, the query its links carry, the day (cells relative to today)

@@ -54,6 +54,7 @@ class TableMixin(SingleTableMixin):
         request.GET = query
         RequestConfig(request, paginate=self.get_table_pagination(table)).configure(table)
         table.request = self.request
+        table.rows_named = self.rows_named  # the result count's words
         return table
 
 

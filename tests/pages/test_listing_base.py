@@ -34,7 +34,7 @@ def test_a_table_lists_its_columns_in_the_declared_order():
     CustomerFactory()
     table = CustomerTable(selectors.customer_list())
 
-    assert [c.name for c in table.columns] == list(CustomerTable.Meta.fields)
+    assert [c.name for c in table.columns] == list(CustomerTable.Meta.sequence)
 
 
 def test_forms_of_one_class_still_validate_each_their_own_data():

@@ -1,6 +1,8 @@
 """What the tables show: sorting links that keep the filters, the risk figures, plain exported ids."""
 
 import datetime
+import re
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -41,7 +43,7 @@ def test_cells_are_escaped_and_statuses_shown_as_badges(support_client, customer
 def test_an_empty_table_shows_its_empty_text():
     html = CustomerTable(Customer.objects.none(), empty_text="No customers").as_html(RequestFactory().get("/"))
 
-    assert '<td colspan="7">No customers</td>' in html
+    assert '<td colspan="10">No customers</td>' in html
 
 
 def test_the_header_links_sort_the_other_way_and_keep_the_filter(support_client, customers):
@@ -161,3 +163,46 @@ def test_an_empty_table_says_whether_nothing_exists_or_nothing_matches(
     assert no_match in html
     assert f'<a href="{path}">Clear filters</a>' in html
     assert table_rows(html) == [[f"{no_match} Clear filters"]]
+
+
+# --- who owes what, and how many ------------------------------------------------------------------
+
+
+def test_the_customer_list_shows_who_owes_what_and_sorts_by_days_overdue(support_client, db):
+    today = timezone.localdate()
+    late = CustomerFactory(customer_id="c-late", full_name="Late Payer")
+    PlanFactory(customer=late, total_amount=Decimal("3000000.00"), installment_count=3, start_date=today)
+    late.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=12))
+    PlanFactory(customer=CustomerFactory(customer_id="c-fine"), total_amount=Decimal("900.00"), installment_count=3)
+    CustomerFactory(customer_id="c-none")
+    check_overdue(as_of=today)
+
+    rows = {cells[0]: cells for cells in table_rows(support_client.get("/customers/"))}
+
+    assert rows["c-late"][6:9] == ["3,000,000.00 UZS", "1,000,000.00 UZS", "12"]
+    assert rows["c-fine"][6:9] == ["900.00 UZS", "—", "—"]
+    assert rows["c-none"][6:9] == ["0.00 UZS", "—", "—"]
+    later = CustomerFactory(customer_id="c-later")
+    PlanFactory(customer=later, total_amount=Decimal("300.00"), installment_count=3, start_date=today)
+    later.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=40))
+    check_overdue(as_of=today)
+    # (Where customers owing nothing go is the database's NULL order: last on PostgreSQL.)
+    by_dpd = [cells[0] for cells in table_rows(support_client.get("/customers/", {"sort": "-dpd"}))]
+    assert [customer for customer in by_dpd if customer in ("c-late", "c-later")] == ["c-later", "c-late"]
+    by_dpd = [cells[0] for cells in table_rows(support_client.get("/customers/", {"sort": "dpd"}))]
+    assert [customer for customer in by_dpd if customer in ("c-late", "c-later")] == ["c-late", "c-later"]
+
+
+def test_the_result_count_is_exact_on_the_last_page_and_more_before(support_client, db):
+    for n in range(5):
+        CustomerFactory(customer_id=f"cnt-{n}")
+
+    def count(**query):
+        return re.search(
+            r'<p class="result-count muted small">([^<]+)</p>', html_of(support_client.get("/customers/", query))
+        ).group(1)
+
+    assert count() == "5 customers"
+    assert count(per_page=2) == "Customers 1 to 2 of more"
+    assert count(per_page=2, page=3) == "Customers 5 to 5 of 5"
+    assert count(q="cnt-3") == "1 customer"
