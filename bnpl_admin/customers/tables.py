@@ -17,7 +17,12 @@ class CustomerTable(Table):
     customer_id = tables.Column(verbose_name="Customer ID", linkify=("customers:detail", [tables.A("customer_id")]))
     full_name = tables.Column(verbose_name="Name")
     phone_masked = tables.Column(verbose_name="Phone", orderable=False)
-    passport_masked = tables.Column(verbose_name="Passport", orderable=False)
+    # Dropped first on narrower screens (app.css .low-priority): the amounts matter more.
+    passport_masked = tables.Column(
+        verbose_name="Passport",
+        orderable=False,
+        attrs={"th": {"class": "low-priority"}, "td": {"class": "low-priority"}},
+    )
     card_masked = tables.Column(verbose_name="Card", orderable=False)
     status = tables.Column(verbose_name="Status")
     # Who owes what, per row (selectors.customer_list); sorting a million customers by a sum
@@ -39,7 +44,9 @@ class CustomerTable(Table):
         empty_values=(),
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
-    created_at = FormattedDateColumn(verbose_name="Created", format="Y-m-d")
+    created_at = FormattedDateColumn(
+        verbose_name="Created", format="Y-m-d", attrs={"th": {"class": "low-priority"}, "td": {"class": "low-priority"}}
+    )
 
     class Meta(Table.Meta):
         model = Customer
