@@ -4,6 +4,7 @@ from django import forms
 
 from bnpl_admin.money import MAX_AMOUNT
 from bnpl_admin.plans.forms import MoneyField, OneTimeTokenField
+from bnpl_admin.staff.templatetags.bnpl import money
 from bnpl_admin.webhooks.models import Merchant
 
 
@@ -46,7 +47,7 @@ class RefundForm(forms.Form):
 
 
 def _plan_label(plan) -> list[str]:
-    label = [f"{plan.created_at:%Y-%m-%d}", str(plan.total_amount), plan.get_status_display()]
+    label = [f"{plan.created_at:%Y-%m-%d}", money(plan.total_amount), plan.get_status_display()]
     return [*label, plan.merchant.name] if plan.merchant_id else label
 
 

@@ -9,11 +9,16 @@ class WebhookEventTable(Table):
     id = tables.Column(verbose_name="Event", linkify=("webhooks:detail", [tables.A("pk")]))
     received_at = FormattedDateColumn(verbose_name="Received", format="Y-m-d H:i:s")
     merchant = tables.Column(verbose_name="Merchant", accessor="merchant__code")
-    webhook_id = tables.Column(verbose_name="Webhook ID", attrs={"td": {"class": "key"}})
+    # Dropped first on narrower screens (app.css .low-priority): the detail matters more.
+    webhook_id = tables.Column(
+        verbose_name="Webhook ID", attrs={"th": {"class": "low-priority"}, "td": {"class": "key low-priority"}}
+    )
     refund_ref = tables.Column(verbose_name="Refund")
     requested_status = tables.Column(verbose_name="Reported")
     status = tables.Column(verbose_name="Status")
-    attempts = tables.Column(verbose_name="Attempts", attrs={"td": {"class": "num"}})
+    attempts = tables.Column(
+        verbose_name="Attempts", attrs={"th": {"class": "low-priority"}, "td": {"class": "num low-priority"}}
+    )
     detail = tables.Column(verbose_name="Detail", orderable=False, attrs={"td": {"class": "wrap"}})
 
     class Meta(Table.Meta):
