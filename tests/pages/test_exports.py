@@ -162,7 +162,8 @@ def test_an_export_at_the_limit_is_made_whole(risk_client, seeded, settings):
 def test_an_empty_result_exports_the_header_only(risk_client, seeded):
     response = risk_client.get("/customers/", {"q": "no such customer", "_export": "csv"})
 
-    assert text_of(response) == "Customer ID,Name,Phone,Passport,Card,Status,Created\r\n"
+    header = "Customer ID,Name,Phone,Passport,Card,Status,Outstanding,Overdue,Days overdue,Created"
+    assert text_of(response) == header + "\r\n"
 
 
 def test_the_audit_log_exports_iso_times_and_its_details_as_json(risk_client, seeded):
