@@ -192,13 +192,14 @@ def test_support_agent_day(page, live_server, demo_staff, screenshot, page_probl
     expect(preview).to_have_count(3)
     expect(preview.locator("td.num")).to_have_text(["166.67 UZS", "166.67 UZS", "166.66 UZS"])
     screenshot(page, "new-plan-preview")
-    page.get_by_role("button", name="Create plan").click()
+    page.get_by_role("button", name="Create plan").dblclick()  # a double click makes one plan
 
     expect(page).to_have_url(re.compile(r"/customers/usr-e2e-101/#plan-[0-9a-f-]{36}$"))
     # (The message echoes the amount as typed: "500", not "500.00".)
     expect(page.get_by_role("status")).to_contain_text("Plan of 500.00 UZS in 3 installments created.")
     plan = page.locator("article.plan")
     expect(plan).to_have_count(1)
+    assert Plan.objects.filter(customer__customer_id="usr-e2e-101").count() == 1
     expect(plan.get_by_role("heading", level=3)).to_contain_text("500.00 UZS in 3 installments")
     installments = plan.locator("tbody tr")
     expect(installments.locator("td:nth-child(3)")).to_have_text(["166.67 UZS", "166.67 UZS", "166.66 UZS"])
