@@ -75,6 +75,14 @@ def test_seed_demo_prints_a_webhook_command_naming_the_refunds_own_merchant():
     assert run("seed_demo", "--if-empty")[-1].split() == command
 
 
+def test_seed_demo_refunds_were_issued_before_they_were_processed():
+    run("seed_demo", "--customers", "150")
+
+    processed = Refund.objects.exclude(processed_at=None)
+    assert processed.exists()
+    assert all(refund.created_at < refund.processed_at for refund in processed)
+
+
 def test_seed_demo_has_webhook_events_of_every_status():
     run("seed_demo", "--customers", "150")
 

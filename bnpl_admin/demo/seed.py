@@ -256,6 +256,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
             Plan.objects.bulk_create(plans)
             _insert_installments(installments)
             Refund.objects.bulk_create(refunds)
+            _date_before_processing(rng, refunds, now)
         result.customers += len(batch_customers)
         result.plans += len(plans)
         result.installments += len(installments)
@@ -292,6 +293,14 @@ def _date_before_first_plan(rng, customers, plans) -> None:
             datetime.timedelta(minutes=rng.randint(0, 600))
         )
     Customer.objects.bulk_update(customers, ["created_at"])
+
+
+def _date_before_processing(rng, refunds, now) -> None:
+    """A refund was issued hours or days before a merchant processed it (created_at is set on
+    insert, so it is moved afterwards)."""
+    for refund in refunds:
+        refund.created_at = (refund.processed_at or now) - datetime.timedelta(hours=rng.randint(2, 96))
+    Refund.objects.bulk_update(refunds, ["created_at"])
 
 
 def _webhook_events(rng) -> int:
