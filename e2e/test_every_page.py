@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection.models import Case
@@ -75,6 +76,15 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live_server, demo_st
             context = browser.new_context(viewport=size)
             page = context.new_page()
             _sign_in(page, live_server, role, demo_staff[role])
+            if size_name == "phone":  # the menu folds behind its button, and opens
+                menu = page.get_by_role("button", name="Menu")
+                expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+                menu.click()
+                expect(menu).to_have_attribute("aria-expanded", "true")
+                expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Health")).to_be_visible()
+                defects.append(_horizontal_overflow(page, f"the open menu as {role} on the phone"))
+            else:
+                expect(page.get_by_role("button", name="Menu")).to_be_hidden()
             for path in _pages(role, case_id):
                 response = page.goto(f"{live_server.url}{path}")
                 assert response.status == 200, f"{role} got {response.status} at {path}"

@@ -1,3 +1,6 @@
+// Styles that need JavaScript (the folding menu) apply only when it runs.
+document.documentElement.classList.add("js");
+
 // Disable a form's [data-once] submit button after the first submit: a double click sends one
 // request. The server's one-time form token is what guarantees it; this only spares the user.
 document.addEventListener("submit", function (event) {
@@ -38,4 +41,13 @@ document.addEventListener("click", function (event) {
   if (!masked) return;
   cell.innerHTML = masked.innerHTML;
   if (window.htmx) htmx.process(cell);
+});
+
+// On a phone the main menu folds behind its "Menu" button.
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+  var open = nav.classList.toggle("open");
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
 });
