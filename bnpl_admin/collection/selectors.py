@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.collection import portfolio
@@ -43,9 +43,10 @@ def case_queue(*, user=None, view: str = "all") -> QuerySet[Case]:
     pending = _promises(PromiseToPay.Status.PENDING).order_by("due_date", "id")
     return (
         cases.select_related("customer", "assignee")
-        .only("id", "status", "opened_at", "customer", "assignee", "assignee__username", *CUSTOMER_COLUMNS)
+        .only(
+            "id", "status", "opened_at", "queue_broken", "customer", "assignee", "assignee__username", *CUSTOMER_COLUMNS
+        )
         .annotate(
-            has_broken=Exists(_promises(PromiseToPay.Status.BROKEN)),
             broken_on=Subquery(_promises(PromiseToPay.Status.BROKEN).order_by("-due_date").values("due_date")[:1]),
             next_promise_on=Subquery(pending.values("due_date")[:1]),
             next_promise_amount=Subquery(pending.values("amount")[:1]),

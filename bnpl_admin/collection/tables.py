@@ -54,7 +54,7 @@ class CaseQueueTable(Table):
         return bucket_label(value, self.today)
 
     def render_promise(self, record):
-        if record.has_broken:
+        if record.queue_broken:
             return format_html('<span class="badge badge-broken">Broken</span> {}', f"{record.broken_on:%Y-%m-%d}")
         if record.next_promise_on:
             return format_html(

@@ -7,6 +7,7 @@ from bnpl_admin.plans.ledger import MAX_REASON, MAX_REFERENCE
 from bnpl_admin.plans.models import Payment
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS
 from bnpl_admin.staff.templatetags.bnpl import money
+from bnpl_admin.text import short_id
 from bnpl_admin.webhooks.models import Merchant
 
 
@@ -91,7 +92,7 @@ def _plan_label(plan) -> str:
         [
             f"{plan.start_date:%Y-%m-%d}",
             money(plan.total_amount),
-            str(plan.pk)[:8],
+            short_id(plan.pk),
             f"{money(plan.remaining)} remaining",
         ]
     )

@@ -45,6 +45,9 @@ def status_badge(status, label=None) -> str:
     )
 
 
+register.filter("short_id", short_id)
+
+
 @register.simple_tag
 def id_code(value) -> str:
     """`<code title="3a3c8a71-ff57-...">3a3c8a71</code>`: an id short on the page, whole on hover."""
