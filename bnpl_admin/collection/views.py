@@ -4,7 +4,7 @@ and promises to pay. Risk only (`collection.work_case`); support reads a case on
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
@@ -18,9 +18,11 @@ from bnpl_admin.collection.services import WORK_PERMISSION, CaseError
 from bnpl_admin.collection.tables import CaseQueueTable
 from bnpl_admin.staff.paginators import LazyPaginator
 from bnpl_admin.staff.roles import requires
-from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.submissions import new_token
 from bnpl_admin.staff.templatetags.bnpl import money
-from bnpl_admin.staff.views import HtmxTableMixin, TableMixin
+from bnpl_admin.staff.views import HtmxTableMixin, TableMixin, submit_form
+
+MASKED_NOTE = "Note added. It held a phone, card or passport number: that number was stored masked."
 
 
 class CaseQueue(PermissionRequiredMixin, HtmxTableMixin, TableMixin, FilterView):
@@ -93,18 +95,17 @@ def assign_case(request, case_id):
             services.assign(case_id=case_id, assignee_username=assignee, actor=Actor.from_request(request))
             return _case_url(case_id, "assignee")
 
-        try:
-            submitted = submit_once(
-                token=form.cleaned_data["token"], user=request.user, action="case.assign", work=work
-            )
-        except (CaseError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This assignment was already made.")
-            else:
-                messages.success(request, f"Case assigned to {assignee}." if assignee else "Case unassigned.")
-            return redirect(submitted.result_url)
+        response = submit_form(
+            request,
+            form,
+            action="case.assign",
+            work=work,
+            refused=(CaseError,),
+            replayed="This assignment was already made.",
+            done=lambda: f"Case assigned to {assignee}." if assignee else "Case unassigned.",
+        )
+        if response:
+            return response
     return _render_case(request, view, assign=form)
 
 
@@ -121,20 +122,22 @@ def add_note(request, case_id):
             outcome["masked"] = note.masked
             return _case_url(case_id, f"note-{note.pk}")
 
-        try:
-            submitted = submit_once(token=form.cleaned_data["token"], user=request.user, action="case.note", work=work)
-        except (CaseError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This note was already added.")
-            elif outcome["masked"]:
-                messages.warning(
-                    request, "Note added. It held a phone, card or passport number: that number was stored masked."
-                )
-            else:
-                messages.success(request, "Note added.")
-            return redirect(submitted.result_url)
+        def added():
+            if outcome["masked"]:
+                return messages.WARNING, MASKED_NOTE
+            return "Note added."
+
+        response = submit_form(
+            request,
+            form,
+            action="case.note",
+            work=work,
+            refused=(CaseError,),
+            replayed="This note was already added.",
+            done=added,
+        )
+        if response:
+            return response
     return _render_case(request, view, note=form)
 
 
@@ -152,16 +155,15 @@ def add_promise(request, case_id):
             )
             return _case_url(case_id, f"promise-{promise.pk}")
 
-        try:
-            submitted = submit_once(token=data["token"], user=request.user, action="case.promise", work=work)
-        except (CaseError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This promise was already recorded.")
-            else:
-                messages.success(
-                    request, f"Promise to pay {money(data['amount'])} by {data['due_date']:%Y-%m-%d} recorded."
-                )
-            return redirect(submitted.result_url)
+        response = submit_form(
+            request,
+            form,
+            action="case.promise",
+            work=work,
+            refused=(CaseError,),
+            replayed="This promise was already recorded.",
+            done=lambda: f"Promise to pay {money(data['amount'])} by {data['due_date']:%Y-%m-%d} recorded.",
+        )
+        if response:
+            return response
     return _render_case(request, view, promise=form)

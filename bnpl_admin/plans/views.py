@@ -3,7 +3,7 @@ live allocation preview), pay one installment, reverse a payment and cancel a pl
 
 from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,9 +15,9 @@ from bnpl_admin.plans.forms import PaymentForm, PlanForm, ReasonForm, RecordPaym
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.staff.roles import requires
-from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.submissions import new_token
 from bnpl_admin.staff.templatetags.bnpl import money
-from bnpl_admin.staff.views import customer_or_404
+from bnpl_admin.staff.views import customer_or_404, submit_form
 
 
 def _status_words(status: str) -> str:
@@ -56,17 +56,17 @@ def create_plan(request, customer_id):
             )
             return reverse("customers:detail", args=[customer_id]) + f"#plan-{plan.pk}"
 
-        try:
-            submitted = submit_once(token=data["token"], user=request.user, action="plan.create", work=work)
-        except (DebtUserError, InvalidPlan, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This plan was already created; showing it.")
-            else:
-                count = data["installment_count"]
-                messages.success(request, f"Plan of {money(data['total_amount'])} in {count} installments created.")
-            return redirect(submitted.result_url)
+        response = submit_form(
+            request,
+            form,
+            action="plan.create",
+            work=work,
+            refused=(DebtUserError, InvalidPlan),
+            replayed="This plan was already created; showing it.",
+            done=lambda: f"Plan of {money(data['total_amount'])} in {data['installment_count']} installments created.",
+        )
+        if response:
+            return response
     return render(
         request,
         "plans/create.html",
@@ -93,22 +93,25 @@ def pay_installment(request, installment_id):
             )
             return reverse("customers:detail", args=[customer.customer_id]) + f"#plan-{installment.plan_id}"
 
-        try:
-            submitted = submit_once(token=form.cleaned_data["token"], user=request.user, action="payment", work=work)
-        except (PlanError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This payment was already recorded.")
-            else:
-                customer.refresh_from_db(fields=["status"])
-                installment.plan.refresh_from_db(fields=["status"])
-                messages.success(
-                    request,
-                    f"Payment of installment #{installment.number} recorded. Plan is "
-                    f"{installment.plan.get_status_display().lower()}; customer is {customer.get_status_display()}.",
-                )
-            return redirect(submitted.result_url)
+        def paid() -> str:
+            customer.refresh_from_db(fields=["status"])
+            installment.plan.refresh_from_db(fields=["status"])
+            return (
+                f"Payment of installment #{installment.number} recorded. Plan is "
+                f"{installment.plan.get_status_display().lower()}; customer is {customer.get_status_display()}."
+            )
+
+        response = submit_form(
+            request,
+            form,
+            action="payment",
+            work=work,
+            refused=(PlanError,),
+            replayed="This payment was already recorded.",
+            done=paid,
+        )
+        if response:
+            return response
     return render(request, "plans/pay.html", {"installment": installment, "customer": customer, "form": form})
 
 
@@ -164,22 +167,23 @@ def record_payment(request, customer_id):
             outcome["posted"] = posted
             return reverse("customers:detail", args=[customer_id]) + f"#payment-{posted.payment.pk}"
 
-        try:
-            submitted = submit_once(token=data["token"], user=request.user, action="payment.record", work=work)
-        except (PlanError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            posted = outcome.get("posted")
-            if submitted.replayed or not posted.created:
-                messages.info(request, "This payment was already recorded; showing it.")
-            else:
-                messages.success(
-                    request,
-                    f"Payment of {money(posted.payment.amount)} recorded: "
-                    f"{_installments_paid(posted.paid_installments)}; "
-                    f"customer is {_status_words(posted.customer_status)}.",
-                )
-            return redirect(submitted.result_url)
+        already = "This payment was already recorded; showing it."
+
+        def recorded():
+            posted = outcome["posted"]
+            if not posted.created:  # its reference was recorded before, from another form
+                return messages.INFO, already
+            return (
+                f"Payment of {money(posted.payment.amount)} recorded: "
+                f"{_installments_paid(posted.paid_installments)}; "
+                f"customer is {_status_words(posted.customer_status)}."
+            )
+
+        response = submit_form(
+            request, form, action="payment.record", work=work, refused=(PlanError,), replayed=already, done=recorded
+        )
+        if response:
+            return response
     return render(
         request,
         "plans/record_payment.html",
@@ -211,22 +215,20 @@ def reverse_payment(request, payment_id):
             outcome["status"] = reversed_payment.customer.status
             return reverse("customers:detail", args=[customer.customer_id]) + f"#payment-{payment.pk}"
 
-        try:
-            submitted = submit_once(
-                token=form.cleaned_data["token"], user=request.user, action="payment.reverse", work=work
-            )
-        except (PlanError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This payment was already reversed; showing it.")
-            else:
-                messages.success(
-                    request,
-                    f"Payment {payment.reference} of {money(payment.amount)} reversed; "
-                    f"customer is {_status_words(outcome['status'])}.",
-                )
-            return redirect(submitted.result_url)
+        response = submit_form(
+            request,
+            form,
+            action="payment.reverse",
+            work=work,
+            refused=(PlanError,),
+            replayed="This payment was already reversed; showing it.",
+            done=lambda: (
+                f"Payment {payment.reference} of {money(payment.amount)} reversed; "
+                f"customer is {_status_words(outcome['status'])}."
+            ),
+        )
+        if response:
+            return response
     return render(request, "plans/reverse.html", {"payment": payment, "customer": customer, "form": form})
 
 
@@ -245,16 +247,15 @@ def cancel_plan(request, plan_id):
             ledger.cancel_plan(plan_id=plan.pk, reason=form.cleaned_data["reason"], actor=Actor.from_request(request))
             return reverse("customers:detail", args=[customer.customer_id]) + f"#plan-{plan.pk}"
 
-        try:
-            submitted = submit_once(
-                token=form.cleaned_data["token"], user=request.user, action="plan.cancel", work=work
-            )
-        except (PlanError, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            if submitted.replayed:
-                messages.info(request, "This plan was already cancelled; showing it.")
-            else:
-                messages.success(request, f"Plan of {money(plan.total_amount)} cancelled.")
-            return redirect(submitted.result_url)
+        response = submit_form(
+            request,
+            form,
+            action="plan.cancel",
+            work=work,
+            refused=(PlanError,),
+            replayed="This plan was already cancelled; showing it.",
+            done=lambda: f"Plan of {money(plan.total_amount)} cancelled.",
+        )
+        if response:
+            return response
     return render(request, "plans/cancel.html", {"plan": plan, "customer": customer, "form": form})

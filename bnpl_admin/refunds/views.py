@@ -1,7 +1,7 @@
 """Refund pages: issue a refund (form, confirmation, exactly once) and cancel a PENDING one."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from bnpl_admin.audit.services import Actor
@@ -10,9 +10,9 @@ from bnpl_admin.refunds.errors import IllegalTransition, RefundError
 from bnpl_admin.refunds.forms import CancelRefundForm, RefundForm
 from bnpl_admin.refunds.models import Refund
 from bnpl_admin.staff.roles import requires
-from bnpl_admin.staff.submissions import InvalidToken, new_token, submit_once
+from bnpl_admin.staff.submissions import new_token
 from bnpl_admin.staff.templatetags.bnpl import money
-from bnpl_admin.staff.views import customer_or_404
+from bnpl_admin.staff.views import customer_or_404, submit_form
 
 
 @requires("refunds.add_refund")
@@ -44,18 +44,21 @@ def issue_refund(request, customer_id):
                 outcome["created"] = issued.created
                 return reverse("customers:detail", args=[customer_id]) + f"#refund-{issued.refund.pk}"
 
-            try:
-                submitted = submit_once(token=data["token"], user=request.user, action="refund.issue", work=work)
-            except (RefundError, InvalidToken) as exc:
-                form.add_error(None, str(exc))
-            else:
-                if submitted.replayed or not outcome.get("created"):
-                    messages.warning(
-                        request, f"A refund for transaction {data['transaction_id']} was already issued; showing it."
-                    )
-                else:
-                    messages.success(request, f"Refund of {money(data['amount'])} for {data['transaction_id']} issued.")
-                return redirect(submitted.result_url)
+            already = (
+                messages.WARNING,
+                f"A refund for transaction {data['transaction_id']} was already issued; showing it.",
+            )
+
+            def said():
+                if not outcome["created"]:  # the transaction id was issued before, from another form
+                    return already
+                return f"Refund of {money(data['amount'])} for {data['transaction_id']} issued."
+
+            response = submit_form(
+                request, form, action="refund.issue", work=work, refused=(RefundError,), replayed=already, done=said
+            )
+            if response:
+                return response
     return render(request, "refunds/issue.html", {"customer": customer, "form": form})
 
 
@@ -71,13 +74,16 @@ def cancel_refund(request, refund_id):
             )
             return reverse("customers:detail", args=[refund.customer.customer_id]) + f"#refund-{refund.pk}"
 
-        try:
-            submitted = submit_once(
-                token=form.cleaned_data["token"], user=request.user, action="refund.cancel", work=work
-            )
-        except (IllegalTransition, InvalidToken) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Refund {refund.transaction_id} cancelled.")
-            return redirect(submitted.result_url)
+        cancelled = messages.SUCCESS, f"Refund {refund.transaction_id} cancelled."
+        response = submit_form(
+            request,
+            form,
+            action="refund.cancel",
+            work=work,
+            refused=(IllegalTransition,),
+            replayed=cancelled,
+            done=lambda: cancelled,
+        )
+        if response:
+            return response
     return render(request, "refunds/cancel.html", {"refund": refund, "customer": refund.customer, "form": form})

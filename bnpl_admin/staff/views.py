@@ -1,13 +1,17 @@
 """View helpers every domain's pages share: table pages, and the customer a page is about."""
 
 import copy
+from collections.abc import Callable
 
-from django.http import Http404
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.utils.html import format_html
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from bnpl_admin.customers import selectors
 from bnpl_admin.customers.errors import CustomerNotFound
+from bnpl_admin.staff.submissions import InvalidToken, submit_once
 
 
 class HtmxTableMixin:
@@ -64,3 +68,32 @@ def customer_or_404(customer_id):
         return selectors.get_customer(customer_id)
     except CustomerNotFound:
         raise Http404(f"No customer {customer_id}") from None
+
+
+# A page message: its text (a success, or for a replay an info), or (a messages level, text).
+Message = str | tuple[int, str]
+
+
+def submit_form(
+    request,
+    form,
+    *,
+    action: str,
+    work: Callable[[], str],
+    refused: tuple[type[Exception], ...],
+    replayed: Message,
+    done: Callable[[], Message],
+) -> HttpResponse | None:
+    """The page side of `submit_once` for a valid form with a one-time token: run `work` once and
+    redirect to its result with `done()`'s message, or `replayed` for a second submission. A
+    refusal (`refused`, or a stale token) becomes the form's error and None: the view renders the
+    form again."""
+    try:
+        submitted = submit_once(token=form.cleaned_data["token"], user=request.user, action=action, work=work)
+    except (*refused, InvalidToken) as exc:
+        form.add_error(None, str(exc))
+        return None
+    message, level = (replayed, messages.INFO) if submitted.replayed else (done(), messages.SUCCESS)
+    level, text = message if isinstance(message, tuple) else (level, message)
+    messages.add_message(request, level, text)
+    return redirect(submitted.result_url)
