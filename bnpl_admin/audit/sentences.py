@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from bnpl_admin.staff.templatetags.bnpl import money
+from bnpl_admin.staff.templatetags.bnpl import audit_value, money
 
 PII_WORDS = {"phone_number": "Phone number", "passport_number": "Passport number", "card_number": "Card number"}
 
@@ -147,8 +147,6 @@ def action_words(action: str) -> str:
 
 
 def _as_data(data: dict) -> str:
-    from bnpl_admin.staff.templatetags.bnpl import audit_value
-
     return " · ".join(f"{key}: {audit_value(value)}" for key, value in data.items())
 
 
