@@ -111,7 +111,7 @@ class DebtUserTable(Table):
         return money(value)
 
     def render_days_overdue(self, value):
-        return (self.today - value).days if value else 0
+        return days_past_due(value, self.today) or 0
 
     def value_total_overdue(self, value):
         return value
