@@ -105,7 +105,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "django.contrib.auth.backends.ModelBackend",
+    "bnpl_admin.staff.signin.StaffBackend",  # ModelBackend, permissions in one query
 ]
 # Login throttling: 5 failures for a username from one address lock it for 15 minutes.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)

@@ -143,3 +143,28 @@ def test_a_changed_password_signs_the_other_sessions_out(client):
     response = client.get("/customers/")
 
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_users_own_and_group_permissions_are_read_in_one_query(django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    agent = UserFactory.support()
+    agent.user_permissions.add(Permission.objects.get(codename="reveal_pii"))
+    agent = get_user_model().objects.get(pk=agent.pk)  # nothing read yet
+
+    with django_assert_num_queries(1):
+        assert agent.has_perms(["customers.reveal_pii", "customers.view_customer", "plans.add_plan"])
+        assert not agent.has_perm("customers.override_status")
+        assert role_of(agent) == SUPPORT  # from the same permissions, no query of its own
+
+
+def test_a_user_holding_every_risk_permission_directly_is_shown_as_risk():
+    from django.contrib.auth.models import Permission
+
+    officer = UserFactory()
+    for name in RISK_PERMISSIONS:
+        app_label, codename = name.split(".")
+        officer.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+    assert role_of(officer) == RISK

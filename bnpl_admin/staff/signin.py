@@ -1,7 +1,10 @@
 """Sign-in is Django's: database sessions, ModelBackend behind django-axes. Two guards are added
-for input PostgreSQL refuses (a NUL in a text made it raise, and the page answer 500)."""
+for input PostgreSQL refuses (a NUL in a text made it raise, and the page answer 500), and the
+permissions are read in one query instead of two."""
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.contrib.sessions.backends import db
 
 from bnpl_admin.text import storable
@@ -27,3 +30,23 @@ def axes_username(request, credentials=None):
     if isinstance(username, str):
         return username[: AccessAttempt._meta.get_field("username").max_length]
     return username
+
+
+class StaffBackend(ModelBackend):
+    """Django's ModelBackend, with a user's own and their groups' permissions read in one query (a
+    UNION) rather than two. Read once per request, as ModelBackend does: a role taken away is
+    refused on the next request."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_staff_permissions"):
+            if user_obj.is_superuser:
+                permissions = Permission.objects.values_list("content_type__app_label", "codename").order_by()
+            else:
+                fields = ("content_type__app_label", "codename")
+                own = Permission.objects.filter(user=user_obj).values_list(*fields).order_by()
+                of_groups = Permission.objects.filter(group__user=user_obj).values_list(*fields).order_by()
+                permissions = own.union(of_groups).order_by()
+            user_obj._staff_permissions = {f"{app_label}.{codename}" for app_label, codename in permissions}
+        return user_obj._staff_permissions
