@@ -31,8 +31,9 @@ from tqdm import tqdm
 from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection import portfolio
 from bnpl_admin.collection.models import Case
+from bnpl_admin.customers.models import Customer
 from bnpl_admin.demo import seed as demo
-from bnpl_admin.plans import backfill
+from bnpl_admin.plans import backfill, balances
 from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.plans.schedule import build_schedule
 from bnpl_admin.plans.services import check_overdue
@@ -281,6 +282,8 @@ def build(*, customers: int, seed: int = 42, workers: int = 2) -> DatasetInfo:
     with raw.cursor() as cur:
         cur.execute("SET session_replication_role = origin")
     raw.commit()
+    print("storing what each customer owes (balances.refresh) ...", file=sys.stderr)
+    balances.refresh(Customer.objects.all())
     print("marking missed installments overdue (check_overdue) ...", file=sys.stderr)
     overdue = check_overdue(as_of=anchor, actor=Actor.system("bench"))
     portfolio.refresh(as_of=anchor)

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -40,6 +42,10 @@ class Customer(models.Model):
     hold_set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # What the open installments leave to pay, and the overdue part of it: kept by plans.balances
+    # (the ledger, create_plan, the checker), so that the list sorts by them through an index.
+    outstanding_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    overdue_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +68,9 @@ class Customer(models.Model):
             models.Index(fields=["status", "overdue_since", "customer_id"], name="customer_status_overdue_since"),
             # The customers list sorted by days past due, whatever the status.
             models.Index(fields=["overdue_since", "customer_id"], name="customer_overdue_since"),
+            # ... and by who owes most.
+            models.Index(fields=["outstanding_amount", "customer_id"], name="customer_outstanding"),
+            models.Index(fields=["overdue_amount", "customer_id"], name="customer_overdue_amount"),
             # And, on PostgreSQL, the search's: migration 0006_search_indexes.
         ]
         permissions = [

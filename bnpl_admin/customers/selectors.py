@@ -16,7 +16,7 @@ from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.customers import encryption, masking
 from bnpl_admin.customers.errors import CustomerNotFound
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.plans.models import OPEN_STATUSES, Installment
+from bnpl_admin.plans.models import Installment
 from bnpl_admin.text import storable
 
 # Columns a list or export may read: never the encrypted ones. Everything the API's customer body
@@ -34,27 +34,11 @@ LIST_COLUMNS = (
 )
 
 
-def _remaining(*statuses) -> Subquery:
-    """What a customer's installments of these statuses leave to pay, for each listed row (its
-    installments through the index on customer and status: a page of 25 reads 25 customers')."""
-    return Subquery(
-        Installment.objects.filter(customer=OuterRef("pk"), status__in=statuses)
-        .order_by()
-        .values("customer")
-        .annotate(total=Sum("amount_remaining"))
-        .values("total")
-    )
-
-
 def customer_list() -> QuerySet[Customer]:
-    """The customers list: masked columns, days past due (`overdue_since`), and who owes what."""
-    return (
-        Customer.objects.only(*LIST_COLUMNS, "overdue_since")
-        .annotate(
-            outstanding=_remaining(*OPEN_STATUSES),
-            overdue_amount=_remaining(Installment.Status.OVERDUE),
-        )
-        .order_by("customer_id")
+    """The customers list: masked columns, days past due (`overdue_since`), and who owes what
+    (stored by plans.balances)."""
+    return Customer.objects.only(*LIST_COLUMNS, "overdue_since", "outstanding_amount", "overdue_amount").order_by(
+        "customer_id"
     )
 
 

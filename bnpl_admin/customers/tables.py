@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 import django_tables2 as tables
 from django.utils import timezone
 
@@ -25,17 +23,18 @@ class CustomerTable(Table):
     )
     card_masked = tables.Column(verbose_name="Card", orderable=False)
     status = tables.Column(verbose_name="Status")
-    # Who owes what, per row (selectors.customer_list); sorting a million customers by a sum
-    # would read every installment, so these two are not sortable. Days past due sorts through
-    # the index on overdue_since.
+    # Who owes what, stored on the customer (plans.balances): sorted through an index each, the
+    # most owed first on the first click. Days past due sorts through the index on overdue_since.
     outstanding = tables.Column(
         verbose_name="Outstanding",
-        orderable=False,
-        empty_values=(),
+        accessor="outstanding_amount",
+        initial_sort_descending=True,
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
     overdue_amount = tables.Column(
-        verbose_name="Overdue", orderable=False, attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+        verbose_name="Overdue",
+        initial_sort_descending=True,
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
     dpd = tables.Column(
         verbose_name="Days overdue",
@@ -65,16 +64,10 @@ class CustomerTable(Table):
         return value
 
     def render_outstanding(self, value):
-        return money(value or 0)
+        return money(value)
 
     def render_overdue_amount(self, value):
         return money(value) if value else "—"
-
-    def value_outstanding(self, value):
-        return value or Decimal("0.00")
-
-    def value_overdue_amount(self, value):
-        return value or Decimal("0.00")
 
     def render_dpd(self, value):
         return days_past_due(value, self.today) or "—"

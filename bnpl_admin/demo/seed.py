@@ -26,7 +26,7 @@ from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection import portfolio
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.services import prepare_customer
-from bnpl_admin.plans import backfill
+from bnpl_admin.plans import backfill, balances
 from bnpl_admin.plans.ledger import settle_installment, take_off_from_last
 from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.plans.schedule import build_schedule
@@ -266,6 +266,7 @@ def seed(*, customers: int, seed: int = 42, progress: Callable[[int], None] | No
 
     with transaction.atomic():
         backfill.post_paid_installments(Installment, Payment, PaymentAllocation, reference_prefix="seed-")
+        balances.refresh(Customer.objects.all())  # the database held no customer before
     overdue = check_overdue(actor=Actor.system("seed_demo"))
     result.webhook_events = _webhook_events(rng)
     portfolio.refresh(overdue.as_of)

@@ -29,6 +29,7 @@ from bnpl_admin.customers import selectors as customer_selectors
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
+from bnpl_admin.plans import balances
 from bnpl_admin.plans.errors import (
     NothingOutstanding,
     PaymentConflict,
@@ -55,9 +56,13 @@ _MOVED = ["amount_paid", "amount_refunded", "status", "paid_at"]
 
 def _write(installments) -> None:
     """Save the moved columns of installments already locked: one plain UPDATE each (a move
-    touches a few; `bulk_update`'s CASE per column cost more to build than the rows it saved)."""
+    touches a few; `bulk_update`'s CASE per column cost more to build than the rows it saved),
+    then what their customer owes (plans.balances)."""
+    customers = set()
     for installment in installments:
         Installment.objects.filter(pk=installment.pk).update(**{f: getattr(installment, f) for f in _MOVED})
+        customers.add(installment.customer_id)
+    balances.refresh(Customer.objects.filter(pk__in=customers))
 
 
 # The arithmetic, on installments already loaded and locked.

@@ -26,6 +26,7 @@ from bnpl_admin.collection import services as collection_services
 from bnpl_admin.customers import services as customer_services
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.money import parse_amount
+from bnpl_admin.plans import balances
 from bnpl_admin.plans.errors import DebtUserError, InvalidPlan
 from bnpl_admin.plans.models import Installment, Plan
 from bnpl_admin.plans.schedule import MAX_INSTALLMENTS, MIN_INSTALLMENTS, build_schedule, overdue_cutoff
@@ -80,6 +81,7 @@ def create_plan(
         Installment(plan=plan, customer=customer, number=number, amount_due=amount, due_date=due)
         for number, amount, due in build_schedule(total, installment_count, start)
     )
+    balances.refresh(Customer.objects.filter(pk=customer.pk))
     audit.record(
         actor=actor,
         action="plan.created",
@@ -182,6 +184,7 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     # While the late ones are still told apart by their UPCOMING installments; cases opened
     # below copy it themselves.
     collection_services.sync_queue_overdue_since(customers=late)
+    late.update(**balances.overdue_column(late_before=cutoff))
     marked = falling_due.update(status=Installment.Status.OVERDUE)
     cases = collection_services.open_cases_for_new_debt(now=now)
     kept, broken = collection_services.evaluate_promises(as_of=as_of, now=now)

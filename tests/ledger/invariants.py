@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from bnpl_admin.customers.models import Customer
-from bnpl_admin.plans.models import Installment, Payment, PaymentAllocation, Plan
+from bnpl_admin.plans.models import OPEN_STATUSES, Installment, Payment, PaymentAllocation, Plan
 from bnpl_admin.refunds.models import Refund
 
 ZERO = Decimal("0.00")
@@ -46,3 +46,8 @@ def assert_ledger_consistent() -> None:
         overdue = customer.installments.filter(status=Installment.Status.OVERDUE).exists()
         if not overdue:
             assert customer.status == Customer.Status.NORMAL, customer
+        # The figures stored for the customers list (plans.balances) are the installments' own.
+        owed = customer.installments.filter(status__in=OPEN_STATUSES).aggregate(t=Sum("amount_remaining"))["t"]
+        late = customer.installments.filter(status=Installment.Status.OVERDUE).aggregate(t=Sum("amount_remaining"))
+        assert customer.outstanding_amount == (owed or ZERO), customer
+        assert customer.overdue_amount == (late["t"] or ZERO), customer

@@ -13,9 +13,11 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bnpl_admin.audit.services import Actor
 from bnpl_admin.collection.portfolio import bucket_of
 from bnpl_admin.customers.models import Customer
 from bnpl_admin.customers.tables import CustomerTable
+from bnpl_admin.plans import ledger
 from bnpl_admin.plans.services import check_overdue
 from tests.factories import CustomerFactory, PlanFactory
 from tests.pages import html_of, table_rows
@@ -191,6 +193,32 @@ def test_the_customer_list_shows_who_owes_what_and_sorts_by_days_overdue(support
     assert [customer for customer in by_dpd if customer in ("c-late", "c-later")] == ["c-later", "c-late"]
     by_dpd = [cells[0] for cells in table_rows(support_client.get("/customers/", {"sort": "dpd"}))]
     assert [customer for customer in by_dpd if customer in ("c-late", "c-later")] == ["c-late", "c-later"]
+
+
+ACTOR = Actor.system("test")
+
+
+def test_the_customer_list_sorts_by_what_is_owed_and_a_payment_moves_the_customer(support_client, db):
+    today = timezone.localdate()
+    for customer_id, total, late_days in (("o-small", "300.00", 0), ("o-big", "9000.00", 0), ("o-late", "600.00", 5)):
+        customer = CustomerFactory(customer_id=customer_id)
+        PlanFactory(customer=customer, total_amount=Decimal(total), installment_count=3, start_date=today)
+        if late_days:
+            customer.installments.filter(number=1).update(due_date=today - datetime.timedelta(days=late_days))
+    check_overdue(as_of=today)
+
+    def order(sort):
+        return [cells[0] for cells in table_rows(support_client.get("/customers/", {"sort": sort}))]
+
+    assert order("-outstanding") == ["o-big", "o-late", "o-small"]
+    assert order("outstanding") == ["o-small", "o-late", "o-big"]
+    assert order("-overdue_amount")[0] == "o-late"  # the only one overdue: 200.00
+    # Paying 8,800.00 of o-big's 9,000.00 leaves it owing the least: the stored figure moved.
+    ledger.record_payment(customer_id="o-big", amount="8800.00", reference="sort-1", method="cash", actor=ACTOR)
+    assert order("-outstanding") == ["o-late", "o-small", "o-big"]
+    assert table_rows(support_client.get("/customers/", {"sort": "outstanding"}))[0][6] == "200.00 UZS"
+    # A sort column's header link offers the most owed first.
+    assert 'href="?sort=-outstanding"' in html_of(support_client.get("/customers/"))
 
 
 def test_the_result_count_is_exact_on_the_last_page_and_more_before(support_client, db):
