@@ -420,6 +420,7 @@ def measure_reads(*, rounds: int, duration: int, workers: int, match: str = "") 
             ("API users ?after=<key> (keyset, page 2000)", f"/api/v1/users/?after={deep_after}", api, 900, 15),
             (f"API GET /api/v1/debt/{overdue_id}/", f"/api/v1/debt/{overdue_id}/", api, 800, 15),
             ("Page /customers/ by status, sorted", "/customers/?status=DEBT_USER&sort=-created_at", page, 500, 20),
+            ("Page /customers/ by the most outstanding", "/customers/?sort=-outstanding", page, 500, 20),
             ("Page /customers/?ph=<hash> (exact phone)", f"/customers/?ph={ph}", page, 500, 20),
             (f"Page /customers/{overdue_id}/ (profile)", f"/customers/{overdue_id}/", page, 500, 20),
             ("Page /risk/ (risk user)", "/risk/", risk_page, 500, 20),

@@ -170,21 +170,20 @@ def check_overdue(*, as_of: datetime.date | None = None, actor: Actor | None = N
     )
     # NORMAL ones flip, unless on hold (rule 11: they only get their overdue_since); debt users
     # only get an older overdue_since, when it is. A hold whose day has passed ends with the flip.
+    # Every late customer's overdue amount grows (plans.balances): one row version each.
     held = Q(hold_until__gte=as_of)
-    late.filter(
-        (Q(status=Customer.Status.NORMAL) & ~held) | Q(overdue_since__isnull=True) | Q(overdue_since__gt=oldest)
-    ).update(
+    late.update(
         status=Case(When(held, then=F("status")), default=Value(Customer.Status.DEBT_USER)),
         hold_until=Case(When(held, then=F("hold_until")), default=None),
         hold_reason=Case(When(held, then=F("hold_reason")), default=Value("")),
         hold_set_by=Case(When(held, then=F("hold_set_by")), default=None),
         updated_at=now,
         overdue_since=oldest,
+        **balances.overdue_column(late_before=cutoff),
     )
     # While the late ones are still told apart by their UPCOMING installments; cases opened
     # below copy it themselves.
     collection_services.sync_queue_overdue_since(customers=late)
-    late.update(**balances.overdue_column(late_before=cutoff))
     marked = falling_due.update(status=Installment.Status.OVERDUE)
     cases = collection_services.open_cases_for_new_debt(now=now)
     kept, broken = collection_services.evaluate_promises(as_of=as_of, now=now)

@@ -50,7 +50,10 @@ def test_risk_review_pages_list_debtors_overdue_since_the_same_day_once_each(ris
     assert seen == sorted(ids, reverse=descending)
 
 
-@pytest.mark.parametrize(("sort", "descending"), [("status", False), ("-status", True), ("full_name", False)])
+@pytest.mark.parametrize(
+    ("sort", "descending"),
+    [("status", False), ("-status", True), ("full_name", False), ("-outstanding", True), ("overdue_amount", False)],
+)
 def test_customer_list_pages_sorted_by_a_shared_value_list_each_customer_once(support_client, sort, descending):
     ids = _customers(60)
 

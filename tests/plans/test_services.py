@@ -526,10 +526,10 @@ class TestCheckOverdue:
         # customer locks, their audit rows, customer update, installment update, summary audit, release.
         _bulk_overdue(rows)
 
-        # 8 for rule 2, 1 for the overdue amount stored for the customers list (plans.balances),
+        # 8 for rule 2 (the customer update also stores their overdue amount: plans.balances),
         # then 5 for rule 12: the open cases' sort key, open the new debtors' cases, keep
         # promises, mark the cases of broken ones, break them.
-        with django_assert_max_num_queries(14):
+        with django_assert_max_num_queries(13):
             result = check_overdue(as_of=AS_OF)
 
         assert result.installments_marked_overdue == rows
