@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from bnpl_admin.audit.models import AuditEvent
 from bnpl_admin.collection import portfolio
@@ -91,7 +91,6 @@ def case_view(case_id) -> CaseView:
     """A case with its customer (masked columns only), every note and promise, the customer's
     outstanding amount and the case's audit events; Case.DoesNotExist for an unknown id."""
     from bnpl_admin.customers.selectors import LIST_COLUMNS
-    from bnpl_admin.plans.models import OPEN_STATUSES, Installment
 
     case = (
         Case.objects.select_related("customer", "assignee", "customer__hold_set_by")
@@ -105,6 +104,7 @@ def case_view(case_id) -> CaseView:
             "assignee__username",
             *(f"customer__{name}" for name in LIST_COLUMNS),
             "customer__overdue_since",
+            "customer__outstanding_amount",
             "customer__hold_until",
             "customer__hold_reason",
             "customer__hold_set_by",
@@ -112,15 +112,12 @@ def case_view(case_id) -> CaseView:
         )
         .get(pk=case_id)
     )
-    outstanding = Installment.objects.filter(customer_id=case.customer_id, status__in=OPEN_STATUSES).aggregate(
-        total=Sum("amount_remaining")
-    )["total"]
     history = AuditEvent.objects.filter(target_type="case", target_id=str(case.pk)).order_by("-at", "-id")[:50]
     return CaseView(
         case=case,
         notes=list(case.notes.select_related("author")),
         promises=list(case.promises.select_related("created_by")),
-        outstanding=outstanding or Decimal("0.00"),
+        outstanding=case.customer.outstanding_amount,  # stored by plans.balances
         history=list(history),
     )
 

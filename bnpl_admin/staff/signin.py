@@ -34,19 +34,20 @@ def axes_username(request, credentials=None):
 
 class StaffBackend(ModelBackend):
     """Django's ModelBackend, with a user's own and their groups' permissions read in one query (a
-    UNION) rather than two. Read once per request, as ModelBackend does: a role taken away is
-    refused on the next request."""
+    UNION) rather than two. Read once per request and kept on the user instance as
+    `staff_permissions`, as ModelBackend keeps its own: a role taken away is refused on the next
+    request."""
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
-        if not hasattr(user_obj, "_staff_permissions"):
+        if not hasattr(user_obj, "staff_permissions"):
+            fields = ("content_type__app_label", "codename")
             if user_obj.is_superuser:
-                permissions = Permission.objects.values_list("content_type__app_label", "codename").order_by()
+                permissions = Permission.objects.values_list(*fields).order_by()
             else:
-                fields = ("content_type__app_label", "codename")
                 own = Permission.objects.filter(user=user_obj).values_list(*fields).order_by()
                 of_groups = Permission.objects.filter(group__user=user_obj).values_list(*fields).order_by()
                 permissions = own.union(of_groups).order_by()
-            user_obj._staff_permissions = {f"{app_label}.{codename}" for app_label, codename in permissions}
-        return user_obj._staff_permissions
+            user_obj.staff_permissions = {f"{app_label}.{codename}" for app_label, codename in permissions}
+        return user_obj.staff_permissions
