@@ -118,6 +118,8 @@ def _chunk_rows(args) -> tuple[int, str, str, str, str]:
                         created.isoformat(),
                         created.isoformat(),
                         "",
+                        "0.00",  # the amounts owed: stored by balances.refresh once the plans are in
+                        "0.00",
                     ),
                 )
             )
@@ -221,7 +223,8 @@ def _approve(rows: list[tuple], plan_status: str, total: Decimal, amount: Decima
 LEDGER_TABLES = (Payment._meta.db_table, PaymentAllocation._meta.db_table)
 CUSTOMER_COLUMNS = (
     "id, customer_id, full_name, phone_encrypted, phone_masked, phone_hash, passport_encrypted, "
-    "passport_masked, card_encrypted, card_masked, date_of_birth, status, created_at, updated_at, hold_reason"
+    "passport_masked, card_encrypted, card_masked, date_of_birth, status, created_at, updated_at, hold_reason, "
+    "outstanding_amount, overdue_amount"
 )
 PLAN_COLUMNS = (
     "id, customer_id, merchant_id, total_amount, installment_count, status, start_date, created_by_id, created_at"
