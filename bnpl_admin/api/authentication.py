@@ -1,18 +1,13 @@
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from bnpl_admin.staff.signin import remember_permissions, users_with_permissions
-
 
 def token_owner(key: str):
-    """The user holding the API token `key`, with their permissions, or None: one query on every
-    call, never remembered."""
-    user = users_with_permissions().filter(auth_token__key=key).first()
-    if user is not None:
-        remember_permissions(user)
-    return user
+    """The user holding the API token `key`, or None: one query on every call, never remembered."""
+    return get_user_model().objects.filter(auth_token__key=key).first()
 
 
 class BearerTokenAuthentication(TokenAuthentication):
